@@ -1,0 +1,176 @@
+"""The one decoding configuration object shared by the CLI, the Python API and the engine.
+
+Its field names are the ``--model_args`` / ``--gen_kwargs`` keys, so ``strategy=threshold,threshold=0.8``
+on the command line and ``DecodeConfig(strategy="threshold", threshold=0.8)`` in Python mean the same
+thing. Validation lives here, once, and every error names the bad value, what is allowed and how to
+fix it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any
+
+STRATEGIES = ("topk", "threshold", "factor")
+SCORES = ("confidence", "margin", "entropy", "random", "left_to_right")
+# Scores that are probabilities in [0, 1] and can therefore be compared with a threshold.
+PROBABILITY_SCORES = ("confidence", "margin")
+
+# lm-eval / HF generation keys we accept in gen_kwargs besides our own fields.
+_HF_KEYS = ("until", "max_gen_toks", "do_sample", "max_new_tokens")
+
+
+class ConfigError(ValueError):
+    """A decoding knob has a value the engine cannot use; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """How to turn a fully masked answer into tokens.
+
+    Defaults reproduce LLaDA's reference ``generate()`` (GSAI-ML/LLaDA, generate.py): one block over the
+    whole answer, one token per step, low-confidence remasking (commit the most confident masked
+    position), greedy.
+    """
+
+    strategy: str = "topk"
+    """Select rule: ``topk`` (a fixed quota per step), ``threshold`` (Fast-dLLM's confidence
+    threshold) or ``factor`` (Fast-dLLM's factor rule)."""
+    score: str = "confidence"
+    """Which masked positions are most ready: p(x0) ``confidence``, top-1 minus top-2 ``margin``,
+    negative ``entropy``, ``random`` (seeded) or ``left_to_right``."""
+    k: int | None = None
+    """topk: tokens committed per step (the last step of a block takes the remainder)."""
+    steps: int | None = None
+    """topk: total denoising steps over the answer, split over blocks; per block base = n // s and
+    the first n % s steps take one more (LLaDA's ``get_num_transfer_tokens``). Default: one token
+    per step."""
+    threshold: float = 0.9
+    """threshold: commit every masked position whose score >= threshold; if none, the single best."""
+    factor: float = 1.0
+    """factor: commit the largest n with (n + 1)(1 - c_(n)) < factor over descending scores c."""
+    block_length: int | None = None
+    """Semi-autoregressive blocks decoded left to right; the strategy acts inside the current block.
+    ``None`` = one block. A length that does not divide the answer leaves a shorter last block."""
+    temperature: float = 0.0
+    """0 = greedy; > 0 = Gumbel-max sampling in float64 (LLaDA's ``add_gumbel_noise``)."""
+    seed: int = 0
+    """Seeds sampling and the ``random`` score. Noise is a pure function of (seed, prompt, step,
+    position, token), so results do not depend on batch size or order."""
+    max_gen_toks: int = 256
+    """Answer length (the masked canvas) when the task does not set ``max_gen_toks``."""
+
+    def __post_init__(self) -> None:
+        _check_choice("strategy", self.strategy, STRATEGIES)
+        _check_choice("score", self.score, SCORES)
+        if self.k is not None and (not _is_int(self.k) or self.k <= 0):
+            raise ConfigError(f"k={self.k!r} is invalid: k is the number of tokens committed per step and "
+                              "must be an integer >= 1 (e.g. k=2).")
+        if self.steps is not None and (not _is_int(self.steps) or self.steps < 1):
+            raise ConfigError(f"steps={self.steps!r} is invalid: steps must be an integer >= 1 "
+                              "(e.g. steps=64), or leave it out for one token per step.")
+        if self.k is not None and self.steps is not None:
+            raise ConfigError(f"k={self.k} and steps={self.steps} both set: give one of them "
+                              "(k = tokens per step, steps = total denoising steps).")
+        if not 0.0 < self.threshold <= 1.0:
+            raise ConfigError(f"threshold={self.threshold!r} is invalid: it must lie in (0, 1] "
+                              "(e.g. threshold=0.9).")
+        if not self.factor > 0.0:
+            raise ConfigError(f"factor={self.factor!r} is invalid: it must be > 0 (e.g. factor=1.0).")
+        if self.block_length is not None and (not _is_int(self.block_length) or self.block_length < 1):
+            raise ConfigError(f"block_length={self.block_length!r} is invalid: it must be an integer >= 1 "
+                              "(e.g. block_length=32), or leave it out for a single block.")
+        if not self.temperature >= 0.0:
+            raise ConfigError(f"temperature={self.temperature!r} is invalid: it must be >= 0 "
+                              "(0 = greedy).")
+        if not _is_int(self.max_gen_toks) or self.max_gen_toks < 1:
+            raise ConfigError(f"max_gen_toks={self.max_gen_toks!r} is invalid: it must be an integer >= 1.")
+        if self.strategy in ("threshold", "factor"):
+            if self.score not in PROBABILITY_SCORES:
+                raise ConfigError(
+                    f"strategy={self.strategy} compares scores with a probability, so score={self.score} "
+                    f"cannot be used; choose score from {', '.join(PROBABILITY_SCORES)}.")
+            if self.k is not None or self.steps is not None:
+                knob = f"k={self.k}" if self.k is not None else f"steps={self.steps}"
+                raise ConfigError(
+                    f"{knob} has no effect with strategy={self.strategy}, which decides how many tokens "
+                    "to commit each step by itself; drop it, or use strategy=topk.")
+
+    def replace(self, **changes: Any) -> DecodeConfig:
+        """A copy with ``changes`` applied (values from the CLI are coerced to the field types)."""
+        return dataclasses.replace(self, **coerce(changes))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is unknown; valid values: {', '.join(allowed)}.")
+
+
+FIELD_NAMES = tuple(f.name for f in fields(DecodeConfig))
+_FIELD_TYPES = {f.name: f.type for f in fields(DecodeConfig)}
+
+
+def coerce(values: dict[str, Any]) -> dict[str, Any]:
+    """Turn CLI strings (``"0.9"``, ``"None"``) into the field types; unknown keys are an error."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in _FIELD_TYPES:
+            raise ConfigError(f"unknown decoding option {key}={value!r}; valid options: "
+                              f"{', '.join(FIELD_NAMES)}.")
+        out[key] = _coerce_one(key, value, _FIELD_TYPES[key])
+    return out
+
+
+def _coerce_one(key: str, value: Any, type_name: Any) -> Any:
+    type_name = str(type_name)
+    if isinstance(value, str) and value.strip().lower() in ("none", "null", ""):
+        if "None" in type_name:
+            return None
+        raise ConfigError(f"{key} cannot be empty.")
+    if not isinstance(value, str):
+        if "int" in type_name and isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+    try:
+        if type_name.startswith("int"):
+            return int(value)
+        if type_name.startswith("float"):
+            return float(value)
+    except ValueError:
+        kind = "an integer" if type_name.startswith("int") else "a number"
+        raise ConfigError(f"{key}={value!r} is invalid: it must be {kind}.") from None
+    return value
+
+
+def split_gen_kwargs(gen_kwargs: dict[str, Any]) -> tuple[dict[str, Any], list[str], int | None]:
+    """Split lm-eval's per-request ``gen_kwargs`` into (config overrides, until, max_gen_toks).
+
+    ``do_sample=False`` forces greedy decoding (temperature 0) as in HF ``generate``; other HF keys
+    we cannot honour (``top_p``, ``num_beams``, ...) are an error rather than silently ignored.
+    """
+    kwargs = dict(gen_kwargs)
+    until = kwargs.pop("until", None)
+    if isinstance(until, str):
+        until = [until]
+    until = list(until or [])
+    max_gen_toks = kwargs.pop("max_gen_toks", None)
+    max_new_tokens = kwargs.pop("max_new_tokens", None)
+    max_gen_toks = max_gen_toks if max_gen_toks is not None else max_new_tokens
+    do_sample = kwargs.pop("do_sample", None)
+    if isinstance(do_sample, str):
+        do_sample = do_sample.strip().lower() == "true"
+    unknown = [key for key in kwargs if key not in FIELD_NAMES]
+    if unknown:
+        raise ConfigError(
+            f"generation option(s) {', '.join(sorted(unknown))} are not supported by --model mdlm; "
+            f"supported: {', '.join(_HF_KEYS + FIELD_NAMES)}. Remove them from the task's "
+            "generation_kwargs or --gen_kwargs.")
+    overrides = coerce(kwargs)
+    if do_sample is False:
+        overrides["temperature"] = 0.0
+    return overrides, until, None if max_gen_toks is None else int(max_gen_toks)

@@ -1,0 +1,132 @@
+"""Score rules and select rules: the small pieces one denoising step is composed of.
+
+A step looks at the model's predictions for the masked positions of each row's current block
+(the *window*). A **score rule** says how ready each position is; a **select rule** turns scores
+into the set of positions committed this step. Both are pure functions over (rows, window) tensors,
+in the spirit of transformers' ``LogitsProcessor``: adding a strategy means adding a function here
+and a name in :data:`SCORE_RULES` / :data:`SELECT_RULES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+import torch
+
+from lm_eval_mdlm.decoding import noise
+
+
+@dataclass
+class StepView:
+    """What the model said this step about each row's window (computed lazily, at most once)."""
+
+    logits: torch.Tensor
+    """(A, W, V) logits at the window positions."""
+    positions: torch.Tensor
+    """(A, W) answer positions of the window (absolute within the answer)."""
+    keys: torch.Tensor
+    """(A,) per-request noise keys."""
+    step: torch.Tensor
+    """(A,) the row's forward count, 1-based, for noise."""
+    temperature: float
+
+    @cached_property
+    def probs(self) -> torch.Tensor:
+        """softmax(logits) in float64, as LLaDA's reference computes p for remasking."""
+        return torch.softmax(self.logits.to(torch.float64), dim=-1)
+
+    @cached_property
+    def tokens(self) -> torch.Tensor:
+        """(A, W) proposed tokens: argmax, or Gumbel-max at ``temperature`` > 0.
+
+        argmax(l + T·g) with g ~ Gumbel equals LLaDA's argmax(exp(l) / (-log u)^T) and samples
+        softmax(l / T); it is computed in float64 as the reference does (low-precision Gumbel noise
+        biases sampling, LLaDA's ``add_gumbel_noise`` docstring).
+        """
+        if self.temperature == 0.0:
+            return self.logits.argmax(dim=-1)
+        logits = self.logits.to(torch.float64)
+        gumbel = noise.gumbel(self.keys, self.step, self.positions, logits.shape[-1])
+        return (logits + self.temperature * gumbel).argmax(dim=-1)
+
+
+ScoreRule = Callable[[StepView], torch.Tensor]
+
+
+def score_confidence(view: StepView) -> torch.Tensor:
+    """p(x0) of the proposed token: LLaDA's low-confidence remasking."""
+    return view.probs.gather(-1, view.tokens.unsqueeze(-1)).squeeze(-1)
+
+
+def score_margin(view: StepView) -> torch.Tensor:
+    """Top-1 minus top-2 probability (Dream's ``topk_margin``; Kim et al. 2025)."""
+    top2 = view.probs.topk(2, dim=-1).values
+    return top2[..., 0] - top2[..., 1]
+
+
+def score_entropy(view: StepView) -> torch.Tensor:
+    """Negative entropy of the predictive distribution (Dream's ``entropy``): low entropy first."""
+    p = view.probs
+    return (p * torch.log(p.clamp_min(1e-300))).sum(-1)
+
+
+def score_random(view: StepView) -> torch.Tensor:
+    """Seeded uniform scores: random unmasking order (LLaDA's ``remasking='random'``)."""
+    return noise.uniform(view.keys, view.step, view.positions, 1)[..., 0]
+
+
+def score_left_to_right(view: StepView) -> torch.Tensor:
+    """Leftmost first: autoregressive order inside the window."""
+    return -view.positions.to(torch.float64)
+
+
+SCORE_RULES: dict[str, ScoreRule] = {
+    "confidence": score_confidence,
+    "margin": score_margin,
+    "entropy": score_entropy,
+    "random": score_random,
+    "left_to_right": score_left_to_right,
+}
+
+
+def _ranks(scores: torch.Tensor) -> torch.Tensor:
+    """Rank of every entry in its row, 0 = best; ties go to the left (stable sort)."""
+    order = torch.sort(scores, dim=-1, descending=True, stable=True).indices
+    ranks = torch.empty_like(order)
+    ranks.scatter_(-1, order, torch.arange(scores.shape[-1], device=scores.device).expand_as(order))
+    return ranks
+
+
+def select_topk(scores: torch.Tensor, candidates: torch.Tensor, quota: torch.Tensor) -> torch.Tensor:
+    """Commit the ``quota`` best-scoring candidates of each row (LLaDA's top-k transfer)."""
+    masked = scores.masked_fill(~candidates, float("-inf"))
+    return candidates & (_ranks(masked) < quota.unsqueeze(-1))
+
+
+def select_threshold(scores: torch.Tensor, candidates: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Commit every candidate with score >= threshold; a row with none commits its best one.
+
+    Fast-dLLM's parallel decoding rule (Wu et al. 2025, "Fast-dLLM", Sec. 3.3).
+    """
+    above = candidates & (scores >= threshold)
+    fallback = select_topk(scores, candidates, torch.ones_like(scores[:, 0], dtype=torch.long))
+    return torch.where(above.any(-1, keepdim=True), above, fallback)
+
+
+def select_factor(scores: torch.Tensor, candidates: torch.Tensor, factor: float) -> torch.Tensor:
+    """Commit the n best candidates for the largest n with (n + 1)(1 − c_(n)) < factor, n >= 1.
+
+    Fast-dLLM's factor rule: with scores c_(1) >= c_(2) >= ..., the left side grows with n, so the
+    admissible n form a prefix; its length is the quota.
+    """
+    masked = scores.masked_fill(~candidates, float("-inf"))
+    ordered = torch.sort(masked, dim=-1, descending=True, stable=True).values
+    n = torch.arange(1, ordered.shape[-1] + 1, device=ordered.device, dtype=torch.float64)
+    ok = (n + 1) * (1 - ordered) < factor
+    quota = ok.long().cumprod(-1).sum(-1).clamp_min(1)
+    return select_topk(scores, candidates, quota)
+
+
+SELECT_RULES = ("topk", "threshold", "factor")

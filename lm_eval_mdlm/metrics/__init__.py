@@ -1,0 +1,1 @@
+"""Metrics as pure functions (no torch models): decoding-trace metrics and task scorers."""

@@ -1,0 +1,103 @@
+"""Decoding-trace metrics: what parallel decoding did to one answer.
+
+Inputs are plain sequences: the answer tokens and the step at which each was finalized. Definitions:
+
+* **n**: answer length, tokens up to and including the first EOS (all tokens if there is none).
+* **AFP** (average finalization parallelism; arXiv 2601.15593): n / number of distinct finalization
+  steps among those n tokens.
+* **Kendall's tau-b** between position and finalization step over the n tokens (1 = strictly left
+  to right, -1 = right to left; tau-b handles the ties that parallel commits create); the block
+  variant averages tau-b within each semi-AR block.
+* **local / global AR-ness@1** (DiffuCoder, arXiv 2506.20639, Sec. 3): for runs that finalize one
+  token per step, the share of steps whose token directly follows the previous step's token
+  (local) or is the leftmost still-masked token (global).
+* **NFE**: forwards the row took part in; **tokens_per_step** = n / NFE.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+TRACE_METRICS = ("nfe", "tokens_per_step", "afp", "kendall_tau", "kendall_tau_block",
+                 "ar_local", "ar_global", "answer_tokens")
+
+
+def answer_length(tokens: Sequence[int], eos_ids: Sequence[int]) -> int:
+    """Tokens up to and including the first EOS (all of them if none)."""
+    for i, token in enumerate(tokens):
+        if token in eos_ids:
+            return i + 1
+    return len(tokens)
+
+
+def afp(steps: Sequence[int]) -> float | None:
+    """n / number of distinct finalization steps; None for an empty answer."""
+    if len(steps) == 0:
+        return None
+    return len(steps) / len(set(steps))
+
+
+def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Kendall's tau-b; None where it is undefined (fewer than 2 items, or a constant input)."""
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if a.size < 2:
+        return None
+    da = np.sign(a[:, None] - a[None, :])
+    db = np.sign(b[:, None] - b[None, :])
+    upper = np.triu_indices(a.size, k=1)
+    da, db = da[upper], db[upper]
+    concordant_minus_discordant = float((da * db).sum())
+    untied_a, untied_b = float(np.count_nonzero(da)), float(np.count_nonzero(db))
+    if untied_a == 0 or untied_b == 0:
+        return None
+    return concordant_minus_discordant / math.sqrt(untied_a * untied_b)
+
+
+def block_kendall_tau(steps: Sequence[int], block_length: int) -> float | None:
+    """Mean tau-b within each block of ``block_length`` positions (blocks where it is defined)."""
+    values = [kendall_tau_b(range(len(chunk)), chunk)
+              for chunk in (steps[i:i + block_length] for i in range(0, len(steps), block_length))]
+    defined = [v for v in values if v is not None]
+    return float(np.mean(defined)) if defined else None
+
+
+def ar_ness(steps: Sequence[int]) -> tuple[float | None, float | None]:
+    """(local, global) AR-ness@1 over the finalized positions; None unless one token per step."""
+    finalized = [(s, p) for p, s in enumerate(steps) if s > 0]
+    if len(finalized) < 2 or len({s for s, _ in finalized}) != len(finalized):
+        return None, None
+    order = [p for _, p in sorted(finalized)]
+    local = sum(b == a + 1 for a, b in zip(order, order[1:])) / (len(order) - 1)
+    remaining = sorted(order)
+    leftmost_hits = 0
+    for p in order:
+        leftmost_hits += p == remaining[0]
+        remaining.remove(p)
+    return local, leftmost_hits / len(order)
+
+
+def trace_metrics(tokens: Sequence[int], finalized_at: Sequence[int], nfe: int,
+                  eos_ids: Sequence[int], block_length: int) -> dict[str, float | None]:
+    """All per-sample trace metrics of one answer (see the module docstring)."""
+    n = answer_length(tokens, eos_ids)
+    steps = list(finalized_at[:n])
+    local, global_ = ar_ness(list(finalized_at))
+    return {
+        "nfe": float(nfe),
+        "tokens_per_step": n / nfe if nfe else None,
+        "afp": afp(steps),
+        "kendall_tau": kendall_tau_b(range(n), steps),
+        "kendall_tau_block": block_kendall_tau(steps, block_length),
+        "ar_local": local,
+        "ar_global": global_,
+        "answer_tokens": float(n),
+    }
+
+
+def mean_defined(values: Sequence[float | None]) -> float | None:
+    """Mean of the defined values (None where no value is defined); the aggregation of all metrics."""
+    defined = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return float(np.mean(defined)) if defined else None

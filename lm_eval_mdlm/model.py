@@ -1,0 +1,231 @@
+"""``--model mdlm``: lm-eval glue around the denoising engine.
+
+This layer only translates: lm-eval requests and ``--model_args`` / ``--gen_kwargs`` into token
+batches and a :class:`~lm_eval_mdlm.config.DecodeConfig`, and the engine's output back into strings
+(cut at ``until``) plus decoding traces (see :mod:`lm_eval_mdlm.traces`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+import jinja2
+import lm_eval.models  # noqa: F401  (fills lm-eval's registry with the built-ins before we add ours)
+import torch
+from lm_eval.api.instance import Instance
+from lm_eval.api.model import TemplateLM
+from tqdm import tqdm
+
+from lm_eval_mdlm import traces
+from lm_eval_mdlm.config import FIELD_NAMES, DecodeConfig, coerce, split_gen_kwargs
+from lm_eval_mdlm.decoding.loop import denoise
+from lm_eval_mdlm.decoding.noise import row_keys
+from lm_eval_mdlm.decoding.schedule import make_schedule
+from lm_eval_mdlm.families import Denoiser, load_denoiser
+from lm_eval_mdlm.metrics.decoding import trace_metrics
+
+logger = logging.getLogger(__name__)
+
+LIKELIHOOD_MISSING = (
+    "--model mdlm does not answer likelihood requests (loglikelihood / loglikelihood_rolling, used "
+    "by multiple-choice and perplexity tasks) yet: that is the issue 'Likelihoods for diffusion LMs "
+    "and the 58-benchmark suite'. Use generative tasks (output_type: generate_until) for now.")
+
+
+def default_threads() -> int:
+    """CPU threads for torch: half the usable cores (at least 1), unless OMP_NUM_THREADS is set.
+
+    Why: on small shared machines torch's default (all cores) oversubscribes and made tiny models
+    ~100x slower in our measurements; large CPU hosts still get many threads.
+    """
+    if os.environ.get("OMP_NUM_THREADS"):
+        return torch.get_num_threads()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, usable // 2)
+
+
+class MDLM(TemplateLM):
+    """Batched masked-diffusion generation for lm-eval; see the README for every model argument."""
+
+    def __init__(self, pretrained: str | None = None, revision: str | None = None, dtype: str = "auto",
+                 device: str | None = None, trust_remote_code: bool | str = False,
+                 mask_id: int | str | None = None, batch_size: int | str = 1,
+                 max_batch_size: int | str = 64, max_length: int | str | None = None,
+                 threads: int | str | None = None, add_bos_token: bool | str = False,
+                 trace_path: str | None = None, **decode_args: Any) -> None:
+        super().__init__()
+        if pretrained is None:
+            raise ValueError("pretrained= is required: a local model folder or a hub id, e.g. "
+                             "--model_args pretrained=GSAI-ML/LLaDA-8B-Instruct")
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self._device = torch.device(device)
+        if self._device.type == "cpu":
+            torch.set_num_threads(int(threads) if threads is not None else default_threads())
+        self.config = DecodeConfig(**coerce(decode_args))
+        self.denoiser: Denoiser = load_denoiser(
+            str(pretrained), revision=revision, dtype=dtype, device=self._device,
+            trust_remote_code=_as_bool(trust_remote_code),
+            mask_id=None if mask_id in (None, "None") else int(mask_id),
+            max_length=None if max_length in (None, "None") else int(max_length))
+        self.tokenizer = self.denoiser.tokenizer
+        self.pretrained = str(pretrained)
+        self.add_bos_token = _as_bool(add_bos_token)
+        self.batch_size_arg = str(batch_size)
+        self.max_batch_size = int(max_batch_size)
+        self.trace_path = trace_path
+        self.traces: list[dict[str, Any]] = []
+        traces.STORE.clear()
+
+    # ------------------------------------------------------------------ lm-eval plumbing
+    @property
+    def eot_token_id(self) -> int:
+        return self.denoiser.eos_ids[0] if self.denoiser.eos_ids else self.denoiser.pad_id
+
+    @property
+    def max_length(self) -> int:
+        return self.denoiser.max_length
+
+    @property
+    def tokenizer_name(self) -> str:
+        return self.tokenizer.name_or_path.replace("/", "__")
+
+    def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs: Any) -> list[int]:
+        ids = self.tokenizer(string, add_special_tokens=False).input_ids
+        bos = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None \
+            else self.tokenizer.cls_token_id
+        if (add_special_tokens or self.add_bos_token) and bos is not None and ids[:1] != [bos]:
+            ids = [bos] + ids
+        return ids
+
+    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        """The tokenizer's chat template (as HFLM); retries without system turns if it rejects them."""
+        kwargs = {"tokenize": False, "add_generation_prompt": add_generation_prompt,
+                  "continue_final_message": not add_generation_prompt}
+        try:
+            return self.tokenizer.apply_chat_template(chat_history, **kwargs)
+        except jinja2.exceptions.TemplateError:
+            logger.warning("chat template rejected the system turn; retrying without it")
+            history = [m for m in chat_history if m["role"] != "system"]
+            return self.tokenizer.apply_chat_template(history, **kwargs)
+
+    def _loglikelihood_tokens(self, requests: Any, **kwargs: Any) -> list[tuple[float, bool]]:
+        raise NotImplementedError(LIKELIHOOD_MISSING)
+
+    def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False) -> list[float]:
+        raise NotImplementedError(LIKELIHOOD_MISSING)
+
+    def get_model_info(self) -> dict[str, Any]:
+        """Merged by lm-eval into ``results["config"]``: the decoding setup and per-task trace means."""
+        return {"mdlm": {"pretrained": self.pretrained, "family": self.denoiser.family,
+                         "mask_id": self.denoiser.mask_id, "eos_ids": list(self.denoiser.eos_ids),
+                         "decode_config": asdict(self.config),
+                         "decoding_traces": traces.summarize(self.traces)}}
+
+    # ------------------------------------------------------------------ generation
+    def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
+        """Answer every request; batches share one decoding config and answer length."""
+        jobs = [self._prepare(i, request) for i, request in enumerate(requests)]
+        keys = row_keys([job["prompt"] for job in jobs], self.config.seed)
+        groups: dict[tuple[DecodeConfig, int], list[int]] = defaultdict(list)
+        for i, job in enumerate(jobs):
+            groups[(job["config"], job["length"])].append(i)
+        results: list[str | None] = [None] * len(jobs)
+        bar = tqdm(total=len(jobs), desc="mdlm generate", disable=disable_tqdm or self.rank != 0)
+        committed, forwards = 0, 0
+        for (config, length), members in groups.items():
+            members.sort(key=lambda i: -len(jobs[i]["prompt"]))  # similar lengths share a batch
+            batch_size = self._batch_size(config, length, len(jobs[members[0]]["prompt"]))
+            for start in range(0, len(members), batch_size):
+                batch = members[start:start + batch_size]
+                out = denoise(self.denoiser, [jobs[i]["prompt"] for i in batch], config,
+                              make_schedule(config, length), mask_id=self.denoiser.mask_id,
+                              pad_id=self.denoiser.pad_id, eos_ids=self.denoiser.eos_ids,
+                              keys=[keys[i] for i in batch], device=self._device)
+                answers, steps, nfe = out.answer.tolist(), out.finalized_at.tolist(), out.nfe.tolist()
+                for row, i in enumerate(batch):
+                    results[i] = self._finish(jobs[i], config, answers[row], steps[row], nfe[row])
+                    committed += results[i].trace["metrics"]["answer_tokens"]
+                    forwards += nfe[row]
+                bar.update(len(batch))
+                bar.set_postfix(tokens_per_step=f"{committed / max(forwards, 1):.2f}")
+        bar.close()
+        if self.trace_path:
+            traces.write_jsonl(self.traces, self.trace_path)
+        return results  # type: ignore[return-value]
+
+    def _prepare(self, index: int, request: Instance) -> dict[str, Any]:
+        context, gen_kwargs = request.args
+        overrides, until, max_gen_toks = split_gen_kwargs(gen_kwargs or {})
+        config = self.config.replace(**overrides) if overrides else self.config
+        length = max_gen_toks or config.max_gen_toks
+        if length >= self.max_length:
+            raise ValueError(f"max_gen_toks={length} leaves no room for the prompt in the model's "
+                             f"maximum length {self.max_length}; lower max_gen_toks.")
+        prompt = self.tok_encode(context)
+        room = self.max_length - length
+        if len(prompt) > room:
+            # As HFLM: keep the end of the prompt (the question) and drop the start.
+            logger.warning("prompt of %s tokens + %s answer tokens exceeds max_length %s: truncating "
+                           "the prompt from the left to %s tokens", len(prompt), length, self.max_length, room)
+            prompt = prompt[-room:]
+        return {"prompt": prompt, "config": config, "length": length, "until": until,
+                "task_name": getattr(request, "task_name", None), "doc_id": getattr(request, "doc_id", None),
+                "repeat": getattr(request, "repeats", None), "index": index}
+
+    def _finish(self, job: dict[str, Any], config: DecodeConfig, answer: list[int], steps: list[int],
+                nfe: int) -> traces.TracedStr:
+        schedule = make_schedule(config, job["length"])
+        metrics = trace_metrics(answer, steps, nfe, self.denoiser.eos_ids, schedule.block_length)
+        n = int(metrics["answer_tokens"])
+        kept = answer[:n - 1] if n and answer[n - 1] in self.denoiser.eos_ids else answer[:n]
+        text = self.tokenizer.decode(kept, skip_special_tokens=True)
+        for stop in job["until"]:
+            if stop:
+                text = text.split(stop)[0]
+        record = {"task_name": job["task_name"], "doc_id": job["doc_id"], "request_index": job["index"],
+                  "metrics": metrics, "finalization_steps": steps[:n], "nfe": nfe,
+                  "config": {k: v for k, v in asdict(config).items() if k in FIELD_NAMES}}
+        self.traces.append(record)
+        traces.STORE.append(record)
+        return traces.TracedStr(text, record)
+
+    def _batch_size(self, config: DecodeConfig, length: int, longest_prompt: int) -> int:
+        """The fixed batch size, or for ``auto`` the largest power of two <= max_batch_size that fits."""
+        if not self.batch_size_arg.startswith("auto"):
+            return max(1, int(self.batch_size_arg))
+        size = self.max_batch_size
+        probe = torch.full((1, longest_prompt + length), self.denoiser.mask_id, device=self._device)
+        while size > 1:
+            try:
+                self.denoiser(probe.expand(size, -1), torch.ones_like(probe, dtype=torch.bool).expand(size, -1))
+                break
+            except torch.OutOfMemoryError:
+                size //= 2
+                if self._device.type == "cuda":
+                    torch.cuda.empty_cache()
+        return size
+
+
+def _as_bool(value: bool | str) -> bool:
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes")
+
+
+def _register() -> None:
+    """Register the class itself (when imported without the start-up hook, e.g. ``python -S``)."""
+    from lm_eval.api import registry
+
+    if hasattr(registry, "model_registry"):
+        try:  # upgrades our own lazy placeholder to the class
+            registry.model_registry.register("mdlm", target=MDLM)
+        except ValueError:  # taken by lm-eval's entry-point discovery, which points here too
+            pass
+    elif "mdlm" not in registry.MODEL_REGISTRY:
+        registry.register_model("mdlm")(MDLM)
+
+
+_register()
