@@ -8,7 +8,9 @@ at interpreter start-up. It must stay cheap (no torch, no lm_eval import): it on
 * ``mdlm`` to lm-eval's model registry as a *lazy* ``"module:Class"`` placeholder, so torch is
   imported only when somebody actually asks for ``--model mdlm``;
 * our ``task_yamls`` folder to every ``TaskManager`` that includes lm-eval's default tasks, so
-  ``--tasks parallelbench`` works without ``--include_path``.
+  ``--tasks parallelbench`` works without ``--include_path``;
+* writing of our per-sample decoding traces next to lm-eval's results file (``mdlm_traces_<date>.jsonl``,
+  see :mod:`lm_eval_mdlm.traces`).
 
 lm-eval's main branch discovers models through the ``lm_eval.models`` entry-point group (PR #4013);
 ``pyproject.toml`` declares it too, and the registration below steps aside if the name is taken.
@@ -78,9 +80,33 @@ def _add_task_dirs(manager_module: ModuleType) -> None:
     manager_cls.__init__ = __init__
 
 
+def _write_traces_with_results(tracker_module: ModuleType) -> None:
+    """Make lm-eval's tracker write our per-sample traces next to ``results_<date>.json``."""
+    tracker_cls = tracker_module.EvaluationTracker
+    original = tracker_cls.save_results_aggregated
+    if getattr(original, "_lm_eval_mdlm", False):
+        return
+
+    def save_results_aggregated(self: Any, results: dict, samples: dict | None = None) -> None:
+        original(self, results, samples)
+        store = sys.modules.get("lm_eval_mdlm.traces")  # loaded only if --model mdlm ran
+        if store is None or not store.STORE or not self.output_path:
+            return
+        from pathlib import Path
+
+        path = Path(self.output_path)  # the same folder rule as lm-eval's own results file
+        folder = path.parent if path.suffix == ".json" else \
+            path / str(self.general_config_tracker.model_name_sanitized)
+        store.write_jsonl(store.STORE, str(folder / f"mdlm_traces_{self.date_id}.jsonl"))
+
+    save_results_aggregated._lm_eval_mdlm = True  # type: ignore[attr-defined]
+    tracker_cls.save_results_aggregated = save_results_aggregated
+
+
 _AFTER_IMPORT: dict[str, Callable[[ModuleType], None]] = {
     "lm_eval.models": _register_model,
     "lm_eval.tasks.manager": _add_task_dirs,
+    "lm_eval.loggers.evaluation_tracker": _write_traces_with_results,
 }
 
 

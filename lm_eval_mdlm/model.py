@@ -63,6 +63,11 @@ class MDLM(TemplateLM):
             raise ValueError("pretrained= is required: a local model folder or a hub id, e.g. "
                              "--model_args pretrained=GSAI-ML/LLaDA-8B-Instruct")
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if str(device).startswith("cuda") and not torch.cuda.is_available():
+            # lm-eval's CLI defaults to --device cuda:0; on a CPU-only machine run there instead.
+            logger.warning("device=%s requested but CUDA is not available: running on CPU "
+                           "(pass --device cpu to choose it explicitly)", device)
+            device = "cpu"
         self._device = torch.device(device)
         if self._device.type == "cpu":
             torch.set_num_threads(int(threads) if threads is not None else default_threads())

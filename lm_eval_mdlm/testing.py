@@ -41,8 +41,12 @@ def build_tokenizer(vocab_size: int = 320):
 
 
 def build_tiny_model(path: str, arch: str = "bert", seed: int = 0, hidden: int = 32, layers: int = 2,
-                     max_positions: int = 512) -> str:
-    """Save a random-weight masked LM of ``arch`` (``bert`` or ``modernbert``) and its tokenizer."""
+                     max_positions: int = 512, init_std: float = 0.02) -> str:
+    """Save a random-weight masked LM of ``arch`` (``bert`` or ``modernbert``) and its tokenizer.
+
+    A large ``init_std`` (e.g. 1.0) gives peaked predictions, so confidence-based strategies commit
+    several tokens per step; the default gives near-uniform ones.
+    """
     import torch
     import transformers
 
@@ -52,7 +56,7 @@ def build_tiny_model(path: str, arch: str = "bert", seed: int = 0, hidden: int =
     torch.manual_seed(seed)
     common = dict(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
                   intermediate_size=2 * hidden, max_position_embeddings=max_positions,
-                  pad_token_id=ids["pad_token"])
+                  pad_token_id=ids["pad_token"], initializer_range=init_std)
     if arch == "bert":
         model = transformers.BertForMaskedLM(transformers.BertConfig(**common))
     elif arch == "modernbert":

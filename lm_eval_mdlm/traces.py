@@ -27,9 +27,10 @@ from lm_eval_mdlm.metrics.decoding import TRACE_METRICS, mean_defined
 class TracedStr(str):
     """A generated answer that remembers how it was decoded (``.trace``); behaves as a ``str``."""
 
-    trace: dict[str, Any]
+    trace: dict[str, Any] | None
 
-    def __new__(cls, text: str, trace: dict[str, Any]) -> TracedStr:
+    def __new__(cls, text: str = "", trace: dict[str, Any] | None = None) -> TracedStr:
+        # ``trace`` is optional because lm-eval builds strings with ``type(response)(gold)``.
         obj = super().__new__(cls, text)
         obj.trace = trace
         return obj
