@@ -22,7 +22,7 @@ from lm_eval.api.model import TemplateLM
 from tqdm import tqdm
 
 from lm_eval_mdlm import traces
-from lm_eval_mdlm.config import FIELD_NAMES, DecodeConfig, coerce, split_gen_kwargs
+from lm_eval_mdlm.config import DecodeConfig, coerce, split_gen_kwargs
 from lm_eval_mdlm.decoding.loop import denoise
 from lm_eval_mdlm.decoding.noise import row_keys
 from lm_eval_mdlm.decoding.schedule import make_schedule
@@ -144,16 +144,17 @@ class MDLM(TemplateLM):
         committed, forwards = 0, 0
         for (config, length), members in groups.items():
             members.sort(key=lambda i: -len(jobs[i]["prompt"]))  # similar lengths share a batch
-            batch_size = self._batch_size(config, length, len(jobs[members[0]]["prompt"]))
+            schedule = make_schedule(config, length)
+            batch_size = self._batch_size(length, len(jobs[members[0]]["prompt"]))
             for start in range(0, len(members), batch_size):
                 batch = members[start:start + batch_size]
-                out = denoise(self.denoiser, [jobs[i]["prompt"] for i in batch], config,
-                              make_schedule(config, length), mask_id=self.denoiser.mask_id,
-                              pad_id=self.denoiser.pad_id, eos_ids=self.denoiser.eos_ids,
-                              keys=[keys[i] for i in batch], device=self._device)
+                out = denoise(self.denoiser, [jobs[i]["prompt"] for i in batch], config, schedule,
+                              mask_id=self.denoiser.mask_id, pad_id=self.denoiser.pad_id,
+                              eos_ids=self.denoiser.eos_ids, keys=[keys[i] for i in batch], device=self._device)
                 answers, steps, nfe = out.answer.tolist(), out.finalized_at.tolist(), out.nfe.tolist()
                 for row, i in enumerate(batch):
-                    results[i] = self._finish(jobs[i], config, answers[row], steps[row], nfe[row])
+                    results[i] = self._finish(jobs[i], config, schedule.block_length, answers[row], steps[row],
+                                              nfe[row])
                     committed += results[i].trace["metrics"]["answer_tokens"]
                     forwards += nfe[row]
                 bar.update(len(batch))
@@ -182,10 +183,10 @@ class MDLM(TemplateLM):
                 "task_name": getattr(request, "task_name", None), "doc_id": getattr(request, "doc_id", None),
                 "repeat": getattr(request, "repeats", None), "index": index}
 
-    def _finish(self, job: dict[str, Any], config: DecodeConfig, answer: list[int], steps: list[int],
-                nfe: int) -> traces.TracedStr:
-        schedule = make_schedule(config, job["length"])
-        metrics = trace_metrics(answer, steps, nfe, self.denoiser.eos_ids, schedule.block_length)
+    def _finish(self, job: dict[str, Any], config: DecodeConfig, block_length: int, answer: list[int],
+                steps: list[int], nfe: int) -> traces.TracedStr:
+        """Cut the answer at EOS and ``until``, compute its trace metrics and keep the trace record."""
+        metrics = trace_metrics(answer, steps, nfe, self.denoiser.eos_ids, block_length)
         n = int(metrics["answer_tokens"])
         kept = answer[:n - 1] if n and answer[n - 1] in self.denoiser.eos_ids else answer[:n]
         text = self.tokenizer.decode(kept, skip_special_tokens=True)
@@ -194,12 +195,12 @@ class MDLM(TemplateLM):
                 text = text.split(stop)[0]
         record = {"task_name": job["task_name"], "doc_id": job["doc_id"], "request_index": job["index"],
                   "metrics": metrics, "finalization_steps": steps[:n], "nfe": nfe,
-                  "config": {k: v for k, v in asdict(config).items() if k in FIELD_NAMES}}
+                  "config": asdict(config)}
         self.traces.append(record)
         traces.STORE.append(record)
         return traces.TracedStr(text, record)
 
-    def _batch_size(self, config: DecodeConfig, length: int, longest_prompt: int) -> int:
+    def _batch_size(self, length: int, longest_prompt: int) -> int:
         """The fixed batch size, or for ``auto`` the largest power of two <= max_batch_size that fits."""
         if not self.batch_size_arg.startswith("auto"):
             return max(1, int(self.batch_size_arg))

@@ -172,3 +172,10 @@ def test_mask_token_is_required_and_checked(tiny_bert: str, tmp_path) -> None:
 def test_bad_model_args_give_one_clear_error(tiny_bert: str, args: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         MDLM(pretrained=tiny_bert, **args)
+
+
+def test_auto_batch_size_matches_fixed_batches(tiny_bert: str) -> None:
+    lm, out = generate(tiny_bert, "auto", max_batch_size=4)
+    assert lm._batch_size(13, 20) == 4
+    _, fixed = generate(tiny_bert, 1)
+    assert [str(o) for o in out] == [str(o) for o in fixed]

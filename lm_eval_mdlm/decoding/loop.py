@@ -32,9 +32,6 @@ from lm_eval_mdlm.decoding.schedule import Schedule
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """(input_ids (A, L), attention_mask (A, L) bool) -> logits (A, L, V), logits[:, i] predicting token i."""
 
-StepCallback = Callable[[int], None]
-
-
 @dataclass
 class DecodeOutput:
     """Result of :func:`denoise` for a batch of B rows and answers of G tokens."""
@@ -65,7 +62,7 @@ def build_canvas(prompts: Sequence[Sequence[int]], length: int, mask_id: int, pa
 
 def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfig, schedule: Schedule,
             *, mask_id: int, pad_id: int, eos_ids: Sequence[int], keys: Sequence[int],
-            device: torch.device, on_step: StepCallback | None = None) -> DecodeOutput:
+            device: torch.device) -> DecodeOutput:
     """Decode one batch of answers of ``schedule.length`` tokens; see the module docstring."""
     x, attention = build_canvas(prompts, schedule.length, mask_id, pad_id, device)
     start = x.shape[1] - schedule.length
@@ -115,7 +112,5 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
         x[row, start + pos] = view.tokens[r, j]
         finalized_at[row, pos] = nfe[row]
         step_in_block[rows] += 1
-        if on_step is not None:
-            on_step(int(r.numel()))
 
     return DecodeOutput(answer=x[:, start:].clone(), finalized_at=finalized_at, nfe=nfe)

@@ -58,7 +58,7 @@ def uniform(keys: torch.Tensor, step: torch.Tensor, positions: torch.Tensor, wid
     dev = keys.device
     base = mix64(keys * _GOLDEN + mix64(step.to(dev) * 4 + salt))[:, None, None]
     cell = positions.to(dev)[:, :, None] * width + torch.arange(width, device=dev)[None, None, :]
-    bits = _shr(mix64(base ^ mix64(cell + _GOLDEN)), 11)  # 53 random bits
+    bits = _shr(mix64(base + cell * _GOLDEN), 11)  # SplitMix64's output for state base + cell·γ
     return (bits.to(torch.float64) + 0.5) * (2.0 ** -53)
 
 
