@@ -168,7 +168,9 @@ class MDLM(TemplateLM):
         context, gen_kwargs = request.args
         overrides, until, max_gen_toks = split_gen_kwargs(gen_kwargs or {})
         config = self.config.replace(**overrides) if overrides else self.config
-        length = max_gen_toks or config.max_gen_toks
+        if max_gen_toks is not None:  # the request's own length (recorded in its trace config too)
+            config = config.replace(max_gen_toks=max_gen_toks)
+        length = config.max_gen_toks
         if length >= self.max_length:
             raise ValueError(f"max_gen_toks={length} leaves no room for the prompt in the model's "
                              f"maximum length {self.max_length}; lower max_gen_toks.")

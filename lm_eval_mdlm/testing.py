@@ -66,6 +66,7 @@ def build_tiny_model(path: str, arch: str = "bert", seed: int = 0, hidden: int =
             global_attn_every_n_layers=1, local_attention=max_positions))
     else:
         raise ValueError(f"arch={arch!r} is unknown; valid values: bert, modernbert.")
+    tokenizer.model_max_length = max_positions
     os.makedirs(path, exist_ok=True)
     model.eval().save_pretrained(path)
     tokenizer.save_pretrained(path)

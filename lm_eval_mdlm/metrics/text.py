@@ -92,6 +92,10 @@ class BertScore:
         if self._scorer is not None or self.error is not None:
             return
         bert_score = _require("bert_score", "bert-score")
+        if self.num_layers is None and self.model not in bert_score.utils.model2layers:
+            raise ValueError(f"bertscore_model={self.model!r} is not a model bert-score knows, so its layer "
+                             "must be given: set bertscore_num_layers (e.g. 17 for roberta-large-like models, "
+                             "the last layer for small ones).")
         try:
             self._scorer = bert_score.BERTScorer(model_type=self.model, num_layers=self.num_layers,
                                                  lang="en", device=self.device)
