@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from lm_eval_mdlm.oracle import is_oracle_spec, load_oracle
+
 logger = logging.getLogger(__name__)
 
 DTYPES = {"auto": "auto", "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
@@ -115,10 +117,16 @@ def resolve_mask_id(tokenizer: Any, vocab_size: int, override: int | None, famil
 
 def load_denoiser(pretrained: str, *, revision: str | None = None, dtype: str = "auto",
                   device: str | torch.device = "cpu", trust_remote_code: bool = False,
-                  mask_id: int | None = None, max_length: int | None = None) -> Denoiser:
-    """Load a checkpoint (local folder or hub id) and its tokenizer as a :class:`Denoiser`."""
+                  mask_id: int | None = None, max_length: int | None = None) -> Any:
+    """Load a checkpoint (local folder or hub id) and its tokenizer as a :class:`Denoiser`, or an
+    oracle (``pretrained=oracle:<op>?...``, :mod:`lm_eval_mdlm.oracle`) with the same interface."""
     import transformers
 
+    if is_oracle_spec(pretrained):  # exact models of ParallelBench §4's list operations
+        if mask_id is not None:
+            raise ValueError(f"mask_id={mask_id} cannot be set for {pretrained!r}: an oracle's vocabulary and "
+                             "mask token are fixed; drop mask_id.")
+        return load_oracle(pretrained, device=device, max_length=max_length)
     if dtype not in DTYPES:
         raise ValueError(f"dtype={dtype!r} is unknown; valid values: {', '.join(DTYPES)}.")
     path = os.path.expanduser(pretrained)
