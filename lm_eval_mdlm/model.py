@@ -26,6 +26,7 @@ from lm_eval_mdlm.config import DecodeConfig, coerce, split_gen_kwargs
 from lm_eval_mdlm.decoding.loop import denoise
 from lm_eval_mdlm.decoding.noise import row_keys
 from lm_eval_mdlm.decoding.schedule import make_schedule
+from lm_eval_mdlm.default_model import default_checkpoint
 from lm_eval_mdlm.families import Denoiser, load_denoiser
 from lm_eval_mdlm.metrics.decoding import trace_metrics
 
@@ -59,9 +60,8 @@ class MDLM(TemplateLM):
                  threads: int | str | None = None, add_bos_token: bool | str = False,
                  trace_path: str | None = None, **decode_args: Any) -> None:
         super().__init__()
-        if pretrained is None:
-            raise ValueError("pretrained= is required: a local model folder or a hub id, e.g. "
-                             "--model_args pretrained=GSAI-ML/LLaDA-8B-Instruct")
+        if pretrained is None:  # the small model this project trains and ships: runs offline
+            pretrained = default_checkpoint()
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if str(device).startswith("cuda") and not torch.cuda.is_available():
             # lm-eval's CLI defaults to --device cuda:0; on a CPU-only machine run there instead.

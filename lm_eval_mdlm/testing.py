@@ -8,6 +8,7 @@ arbitrary yet deterministic, which is what batch-invariance and closed-form test
 from __future__ import annotations
 
 import os
+from typing import Any
 
 SPECIAL_TOKENS = {"pad_token": "<pad>", "mask_token": "<mask>", "eos_token": "<eos>", "bos_token": "<bos>",
                   "unk_token": "<unk>"}
@@ -41,16 +42,17 @@ def build_tokenizer(vocab_size: int = 320):
 
 
 def build_tiny_model(path: str, arch: str = "bert", seed: int = 0, hidden: int = 32, layers: int = 2,
-                     max_positions: int = 512, init_std: float = 0.02) -> str:
+                     max_positions: int = 512, init_std: float = 0.02, tokenizer: Any = None) -> str:
     """Save a random-weight masked LM of ``arch`` (``bert`` or ``modernbert``) and its tokenizer.
 
     A large ``init_std`` (e.g. 1.0) gives peaked predictions, so confidence-based strategies commit
-    several tokens per step; the default gives near-uniform ones.
+    several tokens per step; the default gives near-uniform ones. ``tokenizer`` replaces our tiny
+    byte-level one (it needs pad, mask, eos and bos tokens).
     """
     import torch
     import transformers
 
-    tokenizer = build_tokenizer()
+    tokenizer = tokenizer if tokenizer is not None else build_tokenizer()
     vocab = len(tokenizer)
     ids = {name: tokenizer.convert_tokens_to_ids(tok) for name, tok in SPECIAL_TOKENS.items()}
     torch.manual_seed(seed)

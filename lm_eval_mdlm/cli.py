@@ -1,0 +1,43 @@
+"""``lm-eval-mdlm``: the project's own commands (evaluation itself goes through the stock ``lm_eval``).
+
+* ``lm-eval-mdlm train-tiny [--out DIR] [--steps N] ...``: retrain the default model from scratch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+
+
+def _train_tiny(argv: list[str]) -> int:
+    from lm_eval_mdlm.default_model.recipe import RECIPE, run
+
+    parser = argparse.ArgumentParser(prog="lm-eval-mdlm train-tiny",
+                                     description="Train the default masked-diffusion model from scratch.")
+    parser.add_argument("--out", default="out/default_model", help="folder for the checkpoint")
+    for f in fields(RECIPE):
+        if f.type in ("int", "float", "int | None", "float | None"):
+            kind = float if "float" in f.type else int
+            parser.add_argument(f"--{f.name}", type=kind, default=getattr(RECIPE, f.name))
+    args = parser.parse_args(argv)
+    changes = {f.name: getattr(args, f.name) for f in fields(RECIPE) if hasattr(args, f.name)}
+    summary = run(args.out, **changes)
+    print(f"saved {args.out}: {summary['steps_run']} steps in {summary['seconds']} s, "
+          f"final loss {summary['final_loss']:.4f}")
+    return 0
+
+
+COMMANDS = {"train-tiny": _train_tiny}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        print(f"usage: lm-eval-mdlm {{{','.join(COMMANDS)}}} [options]   (see --help of each)", file=sys.stderr)
+        return 2
+    return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
