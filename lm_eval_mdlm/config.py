@@ -12,7 +12,10 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any
 
-STRATEGIES = ("topk", "threshold", "factor")
+STRATEGIES = ("topk", "threshold", "factor", "eb", "dilated", "klass", "remdm", "rcr", "edit")
+# Strategies whose per-step budget comes from k= / steps= (LLaDA's quota schedule).
+QUOTA_STRATEGIES = ("topk", "klass", "remdm", "rcr")
+REMDM_VARIANTS = ("cap", "rescale", "conf")
 SCORES = ("confidence", "margin", "entropy", "random", "left_to_right")
 # Scores that are probabilities in [0, 1] and can therefore be compared with a threshold.
 PROBABILITY_SCORES = ("confidence", "margin")
@@ -60,6 +63,26 @@ class DecodeConfig:
     position, token), so results do not depend on batch size or order."""
     max_gen_toks: int = 256
     """Answer length (the masked canvas) when the task does not set ``max_gen_toks``."""
+    entropy_bound: float = 0.1
+    """eb: commit the largest entropy-sorted prefix with sum(H) - max(H) <= entropy_bound."""
+    klass_confidence: float = 0.9
+    """klass: a position may be committed once its confidence exceeds this ..."""
+    klass_kl: float = 0.01
+    """... and the KL between its predictions at consecutive steps stayed below this ..."""
+    klass_history: int = 2
+    """... for this many consecutive steps; otherwise the top-k quota is committed."""
+    remdm_variant: str = "cap"
+    """remdm: how the remasking probability sigma_t is set: ``cap`` min(eta, sigma_max), ``rescale``
+    eta * sigma_max, ``conf`` eta * sigma_max spread over tokens by low confidence."""
+    remdm_eta: float = 0.04
+    """remdm: eta of the chosen variant."""
+    remdm_t_on: float = 1.0
+    """remdm: remasking is active while the diffusion time t lies in [t_off, t_on] (the loop window)."""
+    remdm_t_off: float = 0.0
+    edit_threshold: float = 0.9
+    """edit: overwrite a committed token when the new prediction differs and has this confidence."""
+    max_edit_steps: int = 4
+    """edit: editing-only steps allowed after a block is filled (they stop early when nothing changes)."""
 
     def __post_init__(self) -> None:
         _check_choice("strategy", self.strategy, STRATEGIES)
@@ -86,16 +109,28 @@ class DecodeConfig:
                               "(0 = greedy).")
         if not _is_int(self.max_gen_toks) or self.max_gen_toks < 1:
             raise ConfigError(f"max_gen_toks={self.max_gen_toks!r} is invalid: it must be an integer >= 1.")
-        if self.strategy in ("threshold", "factor"):
-            if self.score not in PROBABILITY_SCORES:
-                raise ConfigError(
-                    f"strategy={self.strategy} compares scores with a probability, so score={self.score} "
-                    f"cannot be used; choose score from {', '.join(PROBABILITY_SCORES)}.")
-            if self.k is not None or self.steps is not None:
-                knob = f"k={self.k}" if self.k is not None else f"steps={self.steps}"
-                raise ConfigError(
-                    f"{knob} has no effect with strategy={self.strategy}, which decides how many tokens "
-                    "to commit each step by itself; drop it, or use strategy=topk.")
+        if self.strategy in ("threshold", "factor", "klass", "edit") and self.score not in PROBABILITY_SCORES:
+            raise ConfigError(
+                f"strategy={self.strategy} compares scores with a probability, so score={self.score} "
+                f"cannot be used; choose score from {', '.join(PROBABILITY_SCORES)}.")
+        if self.strategy not in QUOTA_STRATEGIES and (self.k is not None or self.steps is not None):
+            knob = f"k={self.k}" if self.k is not None else f"steps={self.steps}"
+            raise ConfigError(
+                f"{knob} has no effect with strategy={self.strategy}, which decides how many tokens to "
+                f"commit each step by itself; drop it, or use one of {', '.join(QUOTA_STRATEGIES)}.")
+        _check_choice("remdm_variant", self.remdm_variant, REMDM_VARIANTS)
+        for name in ("entropy_bound", "klass_kl", "remdm_eta"):
+            if not getattr(self, name) >= 0.0:
+                raise ConfigError(f"{name}={getattr(self, name)!r} is invalid: it must be >= 0.")
+        for name in ("klass_confidence", "edit_threshold"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name}={getattr(self, name)!r} is invalid: it must lie in (0, 1].")
+        if not 0.0 <= self.remdm_t_off <= self.remdm_t_on <= 1.0:
+            raise ConfigError(f"remdm_t_off={self.remdm_t_off!r}, remdm_t_on={self.remdm_t_on!r} are invalid: "
+                              "need 0 <= remdm_t_off <= remdm_t_on <= 1 (the window of diffusion times).")
+        for name in ("klass_history", "max_edit_steps"):
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)!r} is invalid: it must be an integer >= 0.")
 
     def replace(self, **changes: Any) -> DecodeConfig:
         """A copy with ``changes`` applied (values from the CLI are coerced to the field types)."""

@@ -152,9 +152,10 @@ class MDLM(TemplateLM):
                               mask_id=self.denoiser.mask_id, pad_id=self.denoiser.pad_id,
                               eos_ids=self.denoiser.eos_ids, keys=[keys[i] for i in batch], device=self._device)
                 answers, steps, nfe = out.answer.tolist(), out.finalized_at.tolist(), out.nfe.tolist()
+                revised = out.revised.tolist()
                 for row, i in enumerate(batch):
                     results[i] = self._finish(jobs[i], config, schedule.block_length, answers[row], steps[row],
-                                              nfe[row])
+                                              nfe[row], revised[row])
                     committed += results[i].trace["metrics"]["answer_tokens"]
                     forwards += nfe[row]
                 bar.update(len(batch))
@@ -186,9 +187,9 @@ class MDLM(TemplateLM):
                 "repeat": getattr(request, "repeats", None), "index": index}
 
     def _finish(self, job: dict[str, Any], config: DecodeConfig, block_length: int, answer: list[int],
-                steps: list[int], nfe: int) -> traces.TracedStr:
+                steps: list[int], nfe: int, revised: int) -> traces.TracedStr:
         """Cut the answer at EOS and ``until``, compute its trace metrics and keep the trace record."""
-        metrics = trace_metrics(answer, steps, nfe, self.denoiser.eos_ids, block_length)
+        metrics = trace_metrics(answer, steps, nfe, self.denoiser.eos_ids, block_length, revised)
         n = int(metrics["answer_tokens"])
         kept = answer[:n - 1] if n and answer[n - 1] in self.denoiser.eos_ids else answer[:n]
         text = self.tokenizer.decode(kept, skip_special_tokens=True)

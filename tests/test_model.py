@@ -25,6 +25,12 @@ STRATEGIES = [
     {"strategy": "threshold", "score": "margin", "threshold": 0.5, "block_length": 6},
     {"strategy": "factor", "factor": 1.0, "block_length": 5},
     {"strategy": "topk", "k": 2, "temperature": 1.0, "seed": 3},
+    {"strategy": "eb", "entropy_bound": 1.0},
+    {"strategy": "dilated", "block_length": 8},
+    {"strategy": "klass", "klass_confidence": 0.5, "klass_kl": 0.05, "k": 2},
+    {"strategy": "remdm", "remdm_variant": "conf", "remdm_eta": 0.5, "temperature": 1.0},
+    {"strategy": "rcr", "steps": 6},
+    {"strategy": "edit", "threshold": 0.6, "edit_threshold": 0.5, "block_length": 7},
 ]
 
 
@@ -76,7 +82,7 @@ def test_unsupported_gen_kwargs_are_an_error(tiny_bert: str) -> None:
     lm = MDLM(pretrained=tiny_bert)
     with pytest.raises(ConfigError, match=r"top_p.*not supported.*supported: until"):
         lm.generate_until([request("hi", top_p=0.9)], disable_tqdm=True)
-    with pytest.raises(ConfigError, match=r"strategy='fast' is unknown; valid values: topk, threshold, factor"):
+    with pytest.raises(ConfigError, match=r"strategy='fast' is unknown; valid values: topk, threshold, factor, eb"):
         lm.generate_until([request("hi", strategy="fast")], disable_tqdm=True)
 
 
@@ -152,7 +158,7 @@ def test_mask_token_is_required_and_checked(tiny_bert: str, tmp_path) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    ({"strategy": "beam"}, "strategy='beam' is unknown; valid values: topk, threshold, factor"),
+    ({"strategy": "beam"}, "strategy='beam' is unknown; valid values: topk, threshold, factor, eb, dilated, klass, remdm, rcr, edit"),
     ({"score": "logit"}, "score='logit' is unknown; valid values: confidence, margin, entropy, random, left_to_right"),
     ({"k": "0"}, "k=0 is invalid: .* integer >= 1"),
     ({"threshold": "1.5", "strategy": "threshold"}, r"threshold=1.5 is invalid: it must lie in \(0, 1\]"),
@@ -166,6 +172,15 @@ def test_mask_token_is_required_and_checked(tiny_bert: str, tmp_path) -> None:
     ({"bogus": "1"}, "unknown decoding option bogus='1'; valid options: strategy, score"),
     ({"k": "two"}, "k='two' is invalid: it must be an integer"),
     ({"dtype": "int8"}, "dtype='int8' is unknown; valid values: auto, bfloat16"),
+    ({"strategy": "eb", "entropy_bound": "-1"}, "entropy_bound=-1.0 is invalid: it must be >= 0"),
+    ({"strategy": "eb", "k": "2"}, "k=2 has no effect with strategy=eb.*topk, klass, remdm, rcr"),
+    ({"strategy": "klass", "klass_confidence": "0"}, r"klass_confidence=0.0 is invalid: it must lie in \(0, 1\]"),
+    ({"strategy": "klass", "klass_history": "-1"}, "klass_history=-1 is invalid: it must be an integer >= 0"),
+    ({"strategy": "remdm", "remdm_variant": "loop"}, "remdm_variant='loop' is unknown; valid values: cap, rescale, conf"),
+    ({"strategy": "remdm", "remdm_t_on": "0.2", "remdm_t_off": "0.5"}, "need 0 <= remdm_t_off <= remdm_t_on <= 1"),
+    ({"strategy": "edit", "edit_threshold": "2"}, r"edit_threshold=2.0 is invalid"),
+    ({"strategy": "edit", "max_edit_steps": "-2"}, "max_edit_steps=-2 is invalid"),
+    ({"strategy": "edit", "score": "random"}, "strategy=edit compares scores with a probability"),
 ])
 def test_bad_model_args_give_one_clear_error(tiny_bert: str, args: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):

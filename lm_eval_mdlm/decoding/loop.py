@@ -2,14 +2,15 @@
 
 Layout: each row is ``[left padding | prompt | answer]`` where the answer starts fully masked. Each
 iteration runs one forward over the rows that still have work, looks at each row's *current block*
-(the block holding its leftmost masked answer position), scores the block's positions with the
-strategy's score rule and commits the set its select rule picks. Rows advance independently: a row
+(the block holding its leftmost masked answer position, or the block a sampler holds for more
+revision steps) and lets the strategy's sampler (:mod:`lm_eval_mdlm.decoding.samplers`) decide what
+to commit, re-mask or overwrite there. Rows advance independently: a row
 whose block is finished moves on to the next one; a row whose answer is settled up to its first EOS
 leaves the batch and costs no more forwards (its remaining positions lie after the EOS, so no later
 step could change its output).
 
-Every committed token records its *finalization step*, the row's forward count at commit time:
-the decoding trace behind AFP, Kendall's tau and NFE.
+Every committed token records its *finalization step*, the row's forward count when it last
+changed: the decoding trace behind AFP, Kendall's tau and NFE. The mask token is never proposed.
 """
 
 from __future__ import annotations
@@ -20,13 +21,8 @@ from dataclasses import dataclass
 import torch
 
 from lm_eval_mdlm.config import DecodeConfig
-from lm_eval_mdlm.decoding.rules import (
-    SCORE_RULES,
-    StepView,
-    select_factor,
-    select_threshold,
-    select_topk,
-)
+from lm_eval_mdlm.decoding.rules import StepView
+from lm_eval_mdlm.decoding.samplers import SAMPLERS, StepContext
 from lm_eval_mdlm.decoding.schedule import Schedule
 
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -42,6 +38,8 @@ class DecodeOutput:
     """(B, G) step (1-based forward count of the row) at which each token was committed; 0 = never."""
     nfe: torch.Tensor
     """(B,) forwards each row took part in."""
+    revised: torch.Tensor
+    """(B,) revisions: committed tokens overwritten or re-masked (0 for commit-once strategies)."""
 
 
 def build_canvas(prompts: Sequence[Sequence[int]], length: int, mask_id: int, pad_id: int,
@@ -75,20 +73,23 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
     eos = torch.tensor(list(eos_ids), dtype=torch.long, device=device)
     positions = torch.arange(length, device=device)
     offsets = torch.arange(width, device=device)
-    score_rule = SCORE_RULES[cfg.score]
+    revised = torch.zeros(batch, dtype=torch.long, device=device)
+    holding = torch.zeros(batch, dtype=torch.bool, device=device)
+    sampler = SAMPLERS[cfg.strategy](cfg, batch, length, device)
 
     while True:
         answer = x[:, start:]
         masked = answer == mask_id
         is_eos = torch.isin(answer, eos)
         first_eos = torch.where(is_eos.any(1), is_eos.long().argmax(1), length)
-        live = (masked & (positions < first_eos[:, None])).any(1)
+        live = (masked & (positions < first_eos[:, None])).any(1) | holding
         if not live.any():
             break
         rows = live.nonzero().squeeze(1)
         first_masked = torch.where(masked[rows], positions, length).min(1).values
-        block = first_masked // width
-        step_in_block[rows] = torch.where(block == current_block[rows], step_in_block[rows], 0)
+        block = torch.where(holding[rows], current_block[rows], first_masked.clamp(max=length - 1) // width)
+        new_block = block != current_block[rows]
+        step_in_block[rows] = torch.where(new_block, 0, step_in_block[rows])
         current_block[rows] = block
 
         logits = forward(x[rows], attention[rows])[:, start:]
@@ -97,20 +98,28 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
         inside = window < length
         window = window.clamp(max=length - 1)
         window_logits = logits.gather(1, window[:, :, None].expand(-1, -1, logits.shape[-1]))
+        window_logits[..., mask_id] = float("-inf")  # never propose the mask token itself
         view = StepView(window_logits, window, row_keys[rows], nfe[rows], cfg.temperature)
-        candidates = inside & masked[rows].gather(1, window)
-        scores = score_rule(view)
-        if cfg.strategy == "threshold":
-            chosen = select_threshold(scores, candidates, cfg.threshold)
-        elif cfg.strategy == "factor":
-            chosen = select_factor(scores, candidates, cfg.factor)
-        else:
-            chosen = select_topk(scores, candidates, schedule.quota(block, step_in_block[rows]))
+        current = answer[rows].gather(1, window)
+        ctx = StepContext(rows=rows, block=block, step_in_block=step_in_block[rows], new_block=new_block,
+                          current=current, candidates=inside & (current == mask_id),
+                          committed=inside & (current != mask_id), schedule=schedule)
+        decision = sampler(view, ctx)
 
-        r, j = chosen.nonzero(as_tuple=True)
+        # a token's finalization step is the step of its last change (revising samplers included)
+        change = decision.write & (view.tokens != current)
+        r, j = change.nonzero(as_tuple=True)
         row, pos = rows[r], window[r, j]
+        revised.index_add_(0, row, ctx.committed[r, j].long())
         x[row, start + pos] = view.tokens[r, j]
         finalized_at[row, pos] = nfe[row]
+        if decision.remask is not None:
+            r, j = decision.remask.nonzero(as_tuple=True)
+            row, pos = rows[r], window[r, j]
+            revised.index_add_(0, row, torch.ones_like(row))
+            x[row, start + pos] = mask_id
+            finalized_at[row, pos] = 0
+        holding[rows] = decision.hold if decision.hold is not None else False
         step_in_block[rows] += 1
 
-    return DecodeOutput(answer=x[:, start:].clone(), finalized_at=finalized_at, nfe=nfe)
+    return DecodeOutput(answer=x[:, start:].clone(), finalized_at=finalized_at, nfe=nfe, revised=revised)

@@ -129,4 +129,34 @@ def select_factor(scores: torch.Tensor, candidates: torch.Tensor, factor: float)
     return select_topk(scores, candidates, quota)
 
 
-SELECT_RULES = ("topk", "threshold", "factor")
+def select_entropy_bound(entropy: torch.Tensor, candidates: torch.Tensor, bound: float) -> torch.Tensor:
+    """Commit the largest low-entropy prefix whose sum(H) - max(H) <= bound, at least one.
+
+    EB-sampler (Ben-Hamu et al. 2025, "Accelerated Sampling from Masked Diffusion Models via Entropy
+    Bounded Unmasking", Alg. 1): with entropies sorted ascending, sum_{i<=n} H_(i) - H_(n) =
+    sum_{i<n} H_(i) is non-decreasing in n, so the admissible n form a prefix.
+    """
+    masked = entropy.masked_fill(~candidates, float("inf"))
+    ordered = torch.sort(masked, dim=-1, stable=True).values
+    before = torch.cumsum(ordered, dim=-1) - ordered  # sum of the strictly smaller-ranked entropies
+    quota = (before <= bound).long().cumprod(-1).sum(-1).clamp_min(1)
+    return select_topk(-entropy, candidates, quota)
+
+
+def dilated_groups(width: int, device: torch.device) -> torch.Tensor:
+    """Coarse-to-fine group of each block offset: 0 for offset 0, else L - (trailing zeros of offset).
+
+    Dilated Unmasking Schedule (Luxembourg et al. 2025): offsets that are odd multiples of 2^j are
+    committed together, coarsest spacing first (block of 8: {0}, {4}, {2, 6}, {1, 3, 5, 7}); members of
+    a group are 2^(j+1) >= 2 apart, so no two adjacent tokens share a step, and a block takes
+    ceil(log2 B) + 1 steps.
+    """
+    offsets = torch.arange(width, device=device)
+    levels = max(1, (width - 1).bit_length())
+    trailing = torch.zeros_like(offsets)
+    rest = offsets.clone()
+    for _ in range(levels):  # count trailing zero bits, vectorised over offsets (log2 B iterations)
+        even = (rest % 2 == 0) & (rest > 0)
+        trailing += even.long()
+        rest = torch.where(even, rest // 2, rest)
+    return torch.where(offsets == 0, 0, levels - trailing)

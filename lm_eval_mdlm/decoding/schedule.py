@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lm_eval_mdlm.config import ConfigError, DecodeConfig
+from lm_eval_mdlm.config import QUOTA_STRATEGIES, ConfigError, DecodeConfig
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,33 @@ class Schedule:
         return sizes // steps + (step_in_block < sizes % steps).long()
 
 
+    def block_steps(self, block: torch.Tensor) -> torch.Tensor:
+        """Steps each row's current block takes under the top-k quota (the ReMDM/RCR step budget)."""
+        sizes = self.block_sizes(block.device)[block]
+        if self.k is not None:
+            return -(-sizes // self.k)
+        if self.steps_per_block is None:
+            return sizes
+        return torch.tensor(self.steps_per_block, device=block.device)[block]
+
+    def cumulative_quota(self, block: torch.Tensor, step_in_block: torch.Tensor) -> torch.Tensor:
+        """Tokens decoded in the current block once step ``step_in_block`` (0-based) is done."""
+        sizes = self.block_sizes(block.device)[block]
+        done = step_in_block + 1
+        if self.k is not None:
+            return (self.k * done).clamp(max=sizes)
+        if self.steps_per_block is None:
+            return done.clamp(max=sizes)
+        steps = torch.tensor(self.steps_per_block, device=block.device)[block]
+        return (sizes // steps) * done + torch.minimum(done, sizes % steps)
+
+
 def make_schedule(cfg: DecodeConfig, length: int) -> Schedule:
     """Lay out an answer of ``length`` tokens for ``cfg``; errors name the knob to change."""
     block_length = min(cfg.block_length or length, length)
     num_blocks = -(-length // block_length)
     steps_per_block = None
-    if cfg.strategy == "topk" and cfg.steps is not None:
+    if cfg.strategy in QUOTA_STRATEGIES and cfg.steps is not None:
         if cfg.steps < num_blocks:
             raise ConfigError(
                 f"steps={cfg.steps} is fewer than the {num_blocks} blocks of this request "
@@ -65,4 +86,4 @@ def make_schedule(cfg: DecodeConfig, length: int) -> Schedule:
         # that commit nothing; we skip them (same output, fewer forwards).
         steps_per_block = tuple(min(base + (b < extra), sizes[b]) for b in range(num_blocks))
     return Schedule(length=length, block_length=block_length, steps_per_block=steps_per_block,
-                    k=cfg.k if cfg.strategy == "topk" else None)
+                    k=cfg.k if cfg.strategy in QUOTA_STRATEGIES else None)

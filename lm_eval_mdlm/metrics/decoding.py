@@ -12,6 +12,8 @@ Inputs are plain sequences: the answer tokens and the step at which each was fin
   token per step, the share of steps whose token directly follows the previous step's token
   (local) or is the leftmost still-masked token (global).
 * **NFE**: forwards the row took part in; **tokens_per_step** = n / NFE.
+* **revised_tokens**: committed tokens that a revising sampler (remdm, rcr, edit) overwrote or
+  re-masked; a revised token's finalization step is the step of its last change.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 TRACE_METRICS = ("nfe", "tokens_per_step", "afp", "kendall_tau", "kendall_tau_block",
-                 "ar_local", "ar_global", "answer_tokens")
+                 "ar_local", "ar_global", "answer_tokens", "revised_tokens")
 
 
 def answer_length(tokens: Sequence[int], eos_ids: Sequence[int]) -> int:
@@ -80,7 +82,7 @@ def ar_ness(steps: Sequence[int]) -> tuple[float | None, float | None]:
 
 
 def trace_metrics(tokens: Sequence[int], finalized_at: Sequence[int], nfe: int,
-                  eos_ids: Sequence[int], block_length: int) -> dict[str, float | None]:
+                  eos_ids: Sequence[int], block_length: int, revised: int = 0) -> dict[str, float | None]:
     """All per-sample trace metrics of one answer (see the module docstring)."""
     n = answer_length(tokens, eos_ids)
     steps = list(finalized_at[:n])
@@ -94,6 +96,7 @@ def trace_metrics(tokens: Sequence[int], finalized_at: Sequence[int], nfe: int,
         "ar_local": local,
         "ar_global": global_,
         "answer_tokens": float(n),
+        "revised_tokens": float(revised),
     }
 
 
