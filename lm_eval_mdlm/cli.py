@@ -1,6 +1,10 @@
 """``lm-eval-mdlm``: the project's own commands (evaluation itself goes through the stock ``lm_eval``).
 
 * ``lm-eval-mdlm train-tiny [--out DIR] [--steps N] ...``: retrain the default model from scratch.
+* ``lm-eval-mdlm sweep --tasks T ... --grid 'strategy=topk k=1,2,4' --output_path DIR``: a grid of decoding
+  settings over tasks, one lm-eval output folder per cell, resumable (:mod:`lm_eval_mdlm.report.sweep`).
+* ``lm-eval-mdlm report DIR``: tables and plots of lm-eval ``--model mdlm`` output folders
+  (:mod:`lm_eval_mdlm.report.write`; ``docs/report.md``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,19 @@ def _train_tiny(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train-tiny": _train_tiny}
+def _sweep(argv: list[str]) -> int:
+    from lm_eval_mdlm.report.sweep import main as sweep_main
+
+    return sweep_main(argv)
+
+
+def _report(argv: list[str]) -> int:
+    from lm_eval_mdlm.report.write import main as report_main
+
+    return report_main(argv)
+
+
+COMMANDS = {"train-tiny": _train_tiny, "sweep": _sweep, "report": _report}
 
 
 def main(argv: list[str] | None = None) -> int:
