@@ -17,19 +17,25 @@ def test_loss_is_llada_sft_objective() -> None:
     logits = torch.zeros(2, 4, 8)
     targets = torch.tensor([[1, 2, 3, 4], [5, 6, 7, 0]])
     masked = torch.tensor([[True, False, True, False], [True, True, True, True]])
+    maskable = torch.ones(2, 4, dtype=torch.bool)
     rate = torch.tensor([0.5, 1.0])
     # uniform logits: CE = log 8 per masked token; rows: 2 log8 / 0.5 / 4 and 4 log8 / 1 / 4
-    expected = (2 * 8 ** 0 * torch.log(torch.tensor(8.0)) / 0.5 / 4 + torch.log(torch.tensor(8.0))) / 2
-    assert masked_diffusion_loss(logits, targets, masked, rate, 4) == pytest.approx(expected.item())
+    log8 = torch.log(torch.tensor(8.0)).item()
+    assert masked_diffusion_loss(logits, targets, masked, rate, maskable) == pytest.approx((log8 + log8) / 2)
+    half = torch.tensor([[True, True, False, False], [True, True, True, True]])  # row 0: 2 maskable tokens
+    assert masked_diffusion_loss(logits, targets, masked & half, rate, half) == \
+        pytest.approx((log8 / 0.5 / 2 + log8) / 2)
 
 
-def test_corruption_rate_follows_t() -> None:
-    answers = torch.full((4000, 32), 7)
-    noisy, masked, rate = corrupt(answers, 1, 1e-3, torch.Generator().manual_seed(0))
-    assert ((noisy == 1) == masked).all()
+def test_corruption_rate_follows_t_inside_the_maskable_region() -> None:
+    tokens = torch.full((4000, 32), 7)
+    maskable = torch.zeros(4000, 32, dtype=torch.bool)
+    maskable[:, 8:] = True
+    noisy, masked, rate = corrupt(tokens, maskable, 1, 1e-3, torch.Generator().manual_seed(0))
+    assert ((noisy == 1) == masked).all() and not masked[:, :8].any()
     assert rate.min() >= 1e-3 and rate.max() <= 1
-    assert masked.float().mean(1).sub(rate).abs().mean() < 0.08
-    assert masked.float().mean() == pytest.approx(0.5, abs=0.02)
+    assert masked[:, 8:].float().mean(1).sub(rate).abs().mean() < 0.08
+    assert masked[:, 8:].float().mean() == pytest.approx(0.5, abs=0.02)
 
 
 def test_tokenizer_keeps_every_name_part_one_token() -> None:
@@ -72,7 +78,7 @@ def test_train_tiny_smoke(tmp_path) -> None:
     from lm_eval_mdlm.model import MDLM
 
     summary = run(str(tmp_path / "ckpt"), hidden=32, layers=1, heads=2, intermediate=64, batch_size=8,
-                  steps=30, warmup=5, lr=3e-3, vocab_size=600, threads=1, bf16=False)
+                  steps=30, warmup=5, lr=3e-3, vocab_size=600, threads=1, bf16=False, full_mask_rate=0.5)
     assert summary["steps_run"] == 30 and summary["final_loss"] < summary["first_loss"]
     recorded = json.loads((tmp_path / "ckpt" / "recipe.json").read_text())
     assert recorded["recipe"]["hidden"] == 32

@@ -42,6 +42,9 @@ class Recipe:
     warmup: int = 100
     steps: int = 3000
     min_mask_rate: float = 1e-3
+    full_mask_rate: float = 0.0
+    """Share of rows trained with LLaDA's pre-training objective (every token maskable) instead of
+    SFT (answer only): more supervised tokens per forward, and the one-shot example teaches copying."""
     threads: int = 2
     bf16: bool = False
     """bfloat16 autocast for forward/backward (weights stay float32); used only where the CPU has
@@ -52,19 +55,23 @@ class Recipe:
 
 
 def masked_diffusion_loss(logits: torch.Tensor, targets: torch.Tensor, masked: torch.Tensor,
-                          rate: torch.Tensor, answer_length: int) -> torch.Tensor:
-    """LLaDA's SFT loss: sum of CE over masked answer tokens / t, / answer length, mean over rows."""
+                          rate: torch.Tensor, maskable: torch.Tensor) -> torch.Tensor:
+    """Sum of CE over masked tokens / t, / number of maskable tokens, mean over rows.
+
+    With the answer as the maskable region this is LLaDA's SFT loss (normalised by the answer length);
+    with the whole sequence it is LLaDA's pre-training loss.
+    """
     ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
-    per_row = (ce * masked).sum(1) / rate / answer_length
+    per_row = (ce * masked).sum(1) / rate / maskable.sum(1).clamp_min(1)
     return per_row.mean()
 
 
-def corrupt(answers: torch.Tensor, mask_id: int, min_rate: float,
+def corrupt(tokens: torch.Tensor, maskable: torch.Tensor, mask_id: int, min_rate: float,
             generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Mask each answer token with probability t ~ U(min_rate, 1) drawn per row."""
-    rate = min_rate + (1 - min_rate) * torch.rand(answers.shape[0], generator=generator)
-    masked = torch.rand(answers.shape, generator=generator) < rate[:, None]
-    return torch.where(masked, torch.full_like(answers, mask_id), answers), masked, rate
+    """Mask each maskable token with probability t ~ U(min_rate, 1) drawn per row."""
+    rate = min_rate + (1 - min_rate) * torch.rand(tokens.shape[0], generator=generator)
+    masked = (torch.rand(tokens.shape, generator=generator) < rate[:, None]) & maskable
+    return torch.where(masked, torch.full_like(tokens, mask_id), tokens), masked, rate
 
 
 def batch_tensors(tokenizer, examples: Sequence[Example], answer_length: int) -> tuple[torch.Tensor, ...]:
@@ -114,10 +121,12 @@ def train(recipe: Recipe, tokenizer, sample: Callable[[str, random.Random, int],
         progress = step / recipe.steps
         stage = next((name for until, name in _cumulative(stages) if progress < until), stages[-1][1])
         ids, attention, answers = batch_tensors(tokenizer, sample(stage, rng, recipe.batch_size), recipe.answer_length)
-        noisy, masked, rate = corrupt(answers, tokenizer.mask_token_id, recipe.min_mask_rate, gen)
+        tokens = torch.cat([ids, answers], 1)
+        maskable = _maskable(attention, ids.shape[1], recipe.full_mask_rate, gen)
+        noisy, masked, rate = corrupt(tokens, maskable, tokenizer.mask_token_id, recipe.min_mask_rate, gen)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-            logits = model(input_ids=torch.cat([ids, noisy], 1), attention_mask=attention).logits
-        loss = masked_diffusion_loss(logits[:, ids.shape[1]:].float(), answers, masked, rate, recipe.answer_length)
+            logits = model(input_ids=noisy, attention_mask=attention).logits
+        loss = masked_diffusion_loss(logits.float(), tokens, masked, rate, maskable)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -142,6 +151,16 @@ def train(recipe: Recipe, tokenizer, sample: Callable[[str, random.Random, int],
     with open(os.path.join(out_dir, "recipe.json"), "w") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def _maskable(attention: torch.Tensor, prompt_width: int, full_rate: float,
+              generator: torch.Generator) -> torch.Tensor:
+    """Which tokens a row may mask: the answer (SFT rows) or, for a ``full_rate`` share of rows, every
+    real token (pre-training rows: the one-shot example's answer then teaches copying too)."""
+    full = torch.rand(attention.shape[0], generator=generator) < full_rate
+    answer = torch.zeros_like(attention, dtype=torch.bool)
+    answer[:, prompt_width:] = True
+    return torch.where(full[:, None], attention.bool(), answer)
 
 
 def _cumulative(stages: Sequence[tuple[float, str]]) -> list[tuple[float, str]]:
