@@ -21,6 +21,7 @@ from lm_eval.api.instance import Instance
 from lm_eval.api.model import TemplateLM
 from tqdm import tqdm
 
+from lm_eval_mdlm import likelihood as likelihood_estimators
 from lm_eval_mdlm import traces
 from lm_eval_mdlm.config import DecodeConfig, coerce, split_gen_kwargs
 from lm_eval_mdlm.decoding.loop import denoise
@@ -31,12 +32,6 @@ from lm_eval_mdlm.families import Denoiser, load_denoiser
 from lm_eval_mdlm.metrics.decoding import trace_metrics
 
 logger = logging.getLogger(__name__)
-
-LIKELIHOOD_MISSING = (
-    "--model mdlm does not answer likelihood requests (loglikelihood / loglikelihood_rolling, used "
-    "by multiple-choice and perplexity tasks) yet: that is the issue 'Likelihoods for diffusion LMs "
-    "and the 58-benchmark suite'. Use generative tasks (output_type: generate_until) for now.")
-
 
 def default_threads() -> int:
     """CPU threads for torch: half the usable cores (at least 1), unless OMP_NUM_THREADS is set.
@@ -58,7 +53,9 @@ class MDLM(TemplateLM):
                  mask_id: int | str | None = None, batch_size: int | str = 1,
                  max_batch_size: int | str = 64, max_length: int | str | None = None,
                  threads: int | str | None = None, add_bos_token: bool | str = False,
-                 trace_path: str | None = None, **decode_args: Any) -> None:
+                 trace_path: str | None = None, likelihood: str = "elbo", mc_num: int | str = 128,
+                 order: str = "l2r", elbo_variant: str = "llada", likelihood_batch_size: int | str | None = None,
+                 **decode_args: Any) -> None:
         super().__init__()
         if pretrained is None:  # the small model this project trains and ships: runs offline
             pretrained = default_checkpoint()
@@ -85,6 +82,11 @@ class MDLM(TemplateLM):
         self.trace_path = trace_path
         self.traces: list[dict[str, Any]] = []
         traces.STORE.clear()
+        # Rows (request x mask pattern) per likelihood forward; see lm_eval_mdlm/likelihood.py.
+        rows = likelihood_batch_size if likelihood_batch_size not in (None, "None") else (
+            self._batch_size(0, self.max_length) if self.batch_size_arg.startswith("auto") else batch_size)
+        self.likelihood_config = likelihood_estimators.LikelihoodConfig.from_args(
+            likelihood, mc_num, order, elbo_variant, rows, self.config.seed)
 
     # ------------------------------------------------------------------ lm-eval plumbing
     @property
@@ -118,11 +120,11 @@ class MDLM(TemplateLM):
             history = [m for m in chat_history if m["role"] != "system"]
             return self.tokenizer.apply_chat_template(history, **kwargs)
 
-    def _loglikelihood_tokens(self, requests: Any, **kwargs: Any) -> list[tuple[float, bool]]:
-        raise NotImplementedError(LIKELIHOOD_MISSING)
+    def _loglikelihood_tokens(self, requests: Any, disable_tqdm: bool = False, **kwargs: Any) -> list[tuple[float, bool]]:
+        return likelihood_estimators.loglikelihood_tokens(self, requests, disable_tqdm=disable_tqdm)
 
     def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False) -> list[float]:
-        raise NotImplementedError(LIKELIHOOD_MISSING)
+        return likelihood_estimators.loglikelihood_rolling(self, requests, disable_tqdm=disable_tqdm)
 
     def get_model_info(self) -> dict[str, Any]:
         """Merged by lm-eval into ``results["config"]``: the decoding setup and per-task trace means."""

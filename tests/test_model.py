@@ -117,13 +117,6 @@ def test_long_prompts_are_truncated_from_the_left_with_a_warning(tiny_bert: str,
         lm.generate_until([request("x", max_gen_toks=40)], disable_tqdm=True)
 
 
-def test_likelihood_requests_name_the_missing_feature(tiny_bert: str) -> None:
-    lm = MDLM(pretrained=tiny_bert)
-    req = Instance("loglikelihood", {}, ("question", " answer"), 0)
-    with pytest.raises(NotImplementedError, match="Likelihoods for diffusion LMs"):
-        lm.loglikelihood([req])
-
-
 def test_missing_path_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="no such folder"):
         MDLM(pretrained=str(tmp_path / "nope"))

@@ -1,0 +1,152 @@
+"""Strict answer extraction: one documented rule per answer format.
+
+Why strict: the AFP/τ paper (arXiv 2601.15593) scored MDLMs with stricter matching than the model
+cards, which often accept any number or letter found anywhere in a long answer. A diffusion model
+that writes several candidate answers in parallel would be rewarded by such lenient matching, so
+every rule here reads only an answer the model *marks* as final, and returns ``None`` (scored
+wrong) when there is none. Each rule is a plain function ``str -> str | None``; :func:`as_filter`
+turns one into an lm-eval filter (``function: custom`` with ``filter_fn``).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+from typing import Any
+
+_NUMBER = r"-?[\d,]*\.?\d+"
+_MARKED = re.compile(r"(?:answer is|answer:|####)\s*\$?\s*\(?(" + _NUMBER + r")", re.IGNORECASE)
+_LETTER = re.compile(r"answer(?: is|:)\s*\(?([A-J])\)?(?![A-Za-z])", re.IGNORECASE)
+_BOOL = re.compile(r"answer(?: is|:)\s*(true|false|yes|no)\b", re.IGNORECASE)
+_FENCE = re.compile(r"```(?:python|py|sql)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+
+
+def normalize_number(text: str) -> str | None:
+    """'1,234.50' -> '1234.5', '-3.0' -> '-3'; ``None`` if it is not a number."""
+    cleaned = text.replace(",", "").replace("$", "").strip().rstrip(".")
+    try:
+        value = float(cleaned)
+    except ValueError:
+        return None
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def final_number(text: str) -> str | None:
+    """GSM8K-style: the number after the *last* 'The answer is', 'Answer:' or '####' marker."""
+    hits = _MARKED.findall(text)
+    return normalize_number(hits[-1]) if hits else None
+
+
+def choice_letter(text: str) -> str | None:
+    """Multiple choice: the letter A-J after the last 'answer is' / 'Answer:' ('(B)' or 'B'), upper case.
+
+    A bare letter elsewhere in the text does not count."""
+    hits = _LETTER.findall(text)
+    return hits[-1].upper() if hits else None
+
+
+def boolean(text: str) -> str | None:
+    """True/False (yes/no) questions such as PrOntoQA: the word after the last answer marker."""
+    hits = _BOOL.findall(text)
+    if not hits:
+        return None
+    return "True" if hits[-1].lower() in ("true", "yes") else "False"
+
+
+def boxed(text: str) -> str | None:
+    """MATH/AIME/OlympiadBench: the content of the last ``\\boxed{...}`` (nested braces matched)."""
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return None
+    depth, i = 0, start + len("\\boxed")
+    for j in range(i, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        if depth == 0:
+            return text[i + 1:j].strip()
+    return None  # unbalanced: the model never closed the box
+
+
+def code_block(text: str) -> str | None:
+    """Code tasks: the first fenced block (```python / ```sql / ```); unfenced text is not code."""
+    match = _FENCE.search(text)
+    return match.group(1).rstrip() + "\n" if match else None
+
+
+def sudoku_grid(text: str) -> str | None:
+    """Sudoku: exactly 81 digits 1-9 after the last 'Answer:' (separators ignored)."""
+    at = text.lower().rfind("answer:")
+    if at < 0:
+        return None
+    digits = re.sub(r"[\s,|\-+\[\]]", "", text[at + len("answer:"):])
+    return digits if re.fullmatch(r"[1-9]{81}", digits) else None
+
+
+def countdown_expression(text: str) -> str | None:
+    """Countdown: the arithmetic expression after the last 'Answer:' (numbers, + - * / and parentheses)."""
+    at = text.lower().rfind("answer:")
+    if at < 0:
+        return None
+    line = text[at + len("answer:"):].strip().splitlines()[0] if text[at + len("answer:"):].strip() else ""
+    expression = line.split("=")[0].strip()
+    return expression if expression and re.fullmatch(r"[\d+\-*/() .]+", expression) else None
+
+
+def countdown_correct(expression: str | None, numbers: list[int], target: int) -> bool:
+    """Whether ``expression`` uses each given number at most once and evaluates to ``target``.
+
+    Evaluated on the parsed syntax tree (no ``eval``): only numbers and + - * / are allowed."""
+    if expression is None:
+        return False
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        return False
+    used: list[int] = []
+
+    def value(node: ast.AST) -> float:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+            used.append(node.value)
+            return float(node.value)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
+            left, right = value(node.left), value(node.right)
+            if isinstance(node.op, ast.Div) and right == 0:
+                raise ZeroDivisionError
+            return {ast.Add: left + right, ast.Sub: left - right, ast.Mult: left * right,
+                    ast.Div: left / right if right else 0.0}[type(node.op)]
+        raise ValueError(f"not allowed in a Countdown answer: {ast.dump(node)}")
+
+    try:
+        result = value(tree.body)
+    except (ValueError, ZeroDivisionError):
+        return False
+    pool = list(numbers)
+    for n in used:
+        if n not in pool:
+            return False
+        pool.remove(n)
+    return abs(result - target) < 1e-9
+
+
+EXTRACTORS: dict[str, Callable[[str], str | None]] = {
+    "final_number": final_number, "choice_letter": choice_letter, "boolean": boolean, "boxed": boxed,
+    "code_block": code_block, "sudoku_grid": sudoku_grid, "countdown_expression": countdown_expression,
+}
+MISSING = "[no marked answer]"  # what a response without a marked answer becomes: never equals a target
+
+
+def as_filter(name: str) -> Callable[[list[list[str]], list[dict[str, Any]]], list[list[str]]]:
+    """An lm-eval ``custom`` filter function applying extractor ``name`` to every response."""
+    if name not in EXTRACTORS:
+        raise ValueError(f"extractor {name!r} is unknown; valid extractors: {', '.join(EXTRACTORS)}.")
+    extract = EXTRACTORS[name]
+
+    def apply(resps: list[list[str]], docs: list[dict[str, Any]]) -> list[list[str]]:
+        out = []
+        for group in resps:
+            values = [extract(r) for r in group]
+            out.append([MISSING if v is None else v for v in values])
+        return out
+
+    apply.__name__ = f"strict_{name}"
+    return apply
