@@ -7,6 +7,7 @@ batches and a :class:`~lm_eval_mdlm.config.DecodeConfig`, and the engine's outpu
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections import defaultdict
@@ -23,6 +24,7 @@ from tqdm import tqdm
 
 from lm_eval_mdlm import likelihood as likelihood_estimators
 from lm_eval_mdlm import traces
+from lm_eval_mdlm.distributed import Distributed, answer_real_requests, model_parallel_kwargs
 from lm_eval_mdlm.config import DecodeConfig, coerce, split_gen_kwargs
 from lm_eval_mdlm.decoding.loop import denoise
 from lm_eval_mdlm.decoding.noise import row_keys
@@ -55,7 +57,9 @@ class MDLM(TemplateLM):
                  threads: int | str | None = None, add_bos_token: bool | str = False,
                  trace_path: str | None = None, likelihood: str = "elbo", mc_num: int | str = 128,
                  order: str = "l2r", elbo_variant: str = "llada", likelihood_batch_size: int | str | None = None,
-                 **decode_args: Any) -> None:
+                 parallelize: bool | str = False, device_map: str | None = None,
+                 max_memory_per_gpu: int | str | None = None, max_cpu_memory: int | str | None = None,
+                 offload_folder: str | None = "./offload", **decode_args: Any) -> None:
         super().__init__()
         if pretrained is None:  # the small model this project trains and ships: runs offline
             pretrained = default_checkpoint()
@@ -65,15 +69,29 @@ class MDLM(TemplateLM):
             logger.warning("device=%s requested but CUDA is not available: running on CPU "
                            "(pass --device cpu to choose it explicitly)", device)
             device = "cpu"
-        self._device = torch.device(device)
+        # Under `accelerate launch`: this process's rank, the world size and its own device.
+        self.dist = Distributed(torch.device(device))
+        self._rank, self._world_size, self._device = self.dist.rank, self.dist.world_size, self.dist.device
+        if self.dist.accelerator is not None:
+            self.accelerator = self.dist.accelerator  # lm-eval <= 0.4.11 gathers through it
         if self._device.type == "cpu":
             torch.set_num_threads(int(threads) if threads is not None else default_threads())
         self.config = DecodeConfig(**coerce(decode_args))
+        load_kwargs = model_parallel_kwargs(
+            _as_bool(parallelize), device_map, max_memory_per_gpu, max_cpu_memory, offload_folder,
+            local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+            local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+        if load_kwargs and "device_map" not in inspect.signature(load_denoiser).parameters:
+            raise ValueError("parallelize/device_map need load_denoiser(device_map=..., max_memory=..., "
+                             "offload_folder=...) in lm_eval_mdlm/families (docs/distributed.md); "
+                             "this install lacks it: drop parallelize/device_map or upgrade.")
         self.denoiser: Denoiser = load_denoiser(
             str(pretrained), revision=revision, dtype=dtype, device=self._device,
             trust_remote_code=_as_bool(trust_remote_code),
             mask_id=None if mask_id in (None, "None") else int(mask_id),
-            max_length=None if max_length in (None, "None") else int(max_length))
+            max_length=None if max_length in (None, "None") else int(max_length), **load_kwargs)
+        if load_kwargs:  # a split model takes its inputs where its embeddings live
+            self._device = self.denoiser.device
         self.tokenizer = self.denoiser.tokenizer
         self.pretrained = str(pretrained)
         self.add_bos_token = _as_bool(add_bos_token)
@@ -120,22 +138,59 @@ class MDLM(TemplateLM):
             history = [m for m in chat_history if m["role"] != "system"]
             return self.tokenizer.apply_chat_template(history, **kwargs)
 
+    # ------------------------------------------------------------------ data parallelism (lm-eval >= 0.4.12)
+    def all_gather(self, tensor: torch.Tensor) -> torch.Tensor:
+        """lm-eval pads uneven shards with these per-rank request counts."""
+        return self.dist.all_gather(tensor)
+
+    def gather_object(self, obj: Any, dst: int = 0) -> list[Any] | None:
+        """lm-eval gathers logged samples and per-sample metrics to rank 0 with this."""
+        return self.dist.gather_object(obj, dst=dst)
+
+    def barrier(self) -> None:
+        """lm-eval's barrier after each request type; also removes its padding answers."""
+        self.dist.barrier()
+
+    def loglikelihood(self, requests: list[Instance], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        """As TemplateLM's, but lm-eval's padding copies (sharded runs) reuse the original's answer."""
+        source = self.dist.split_padding(requests)
+        return answer_real_requests(requests, source,
+                                    lambda real: super(MDLM, self).loglikelihood(real, disable_tqdm=disable_tqdm))
+
     def _loglikelihood_tokens(self, requests: Any, disable_tqdm: bool = False, **kwargs: Any) -> list[tuple[float, bool]]:
         return likelihood_estimators.loglikelihood_tokens(self, requests, disable_tqdm=disable_tqdm)
 
     def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False) -> list[float]:
-        return likelihood_estimators.loglikelihood_rolling(self, requests, disable_tqdm=disable_tqdm)
+        source = self.dist.split_padding(requests)
+        return answer_real_requests(requests, source, lambda real: likelihood_estimators.loglikelihood_rolling(
+            self, real, disable_tqdm=disable_tqdm))
 
     def get_model_info(self) -> dict[str, Any]:
         """Merged by lm-eval into ``results["config"]``: the decoding setup and per-task trace means."""
         return {"mdlm": {"pretrained": self.pretrained, "family": self.denoiser.family,
                          "mask_id": self.denoiser.mask_id, "eos_ids": list(self.denoiser.eos_ids),
-                         "decode_config": asdict(self.config),
+                         "decode_config": asdict(self.config), "world_size": self.world_size,
                          "decoding_traces": traces.summarize(self.traces)}}
 
     # ------------------------------------------------------------------ generation
     def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
-        """Answer every request; batches share one decoding config and answer length."""
+        """Answer every request; in a sharded run, then bring every rank's traces to rank 0."""
+        source = self.dist.split_padding(requests)  # lm-eval's padding copies: no compute, no trace
+        first_trace, first_stored = len(self.traces), len(traces.STORE)
+        results = answer_real_requests(requests, source, lambda real: self._generate(real, disable_tqdm))
+        if self.world_size > 1:
+            # A collective every rank reaches (each calls generate_until once per evaluation, as lm-eval
+            # calls its barrier after it): rank 0 then holds all traces for get_model_info() and the
+            # trace file, which lm-eval produces on rank 0 only.
+            merged = self.dist.gather_records(self.traces[first_trace:])
+            self.traces[first_trace:] = merged
+            traces.STORE[first_stored:] = merged
+        if self.trace_path and self.rank == 0:
+            traces.write_jsonl(self.traces, self.trace_path)
+        return results
+
+    def _generate(self, requests: list[Instance], disable_tqdm: bool) -> list[traces.TracedStr]:
+        """Batches share one decoding config and answer length."""
         jobs = [self._prepare(i, request) for i, request in enumerate(requests)]
         keys = row_keys([job["prompt"] for job in jobs], self.config.seed)
         groups: dict[tuple[DecodeConfig, int], list[int]] = defaultdict(list)
@@ -163,8 +218,6 @@ class MDLM(TemplateLM):
                 bar.update(len(batch))
                 bar.set_postfix(tokens_per_step=f"{committed / max(forwards, 1):.2f}")
         bar.close()
-        if self.trace_path:
-            traces.write_jsonl(self.traces, self.trace_path)
         return results  # type: ignore[return-value]
 
     def _prepare(self, index: int, request: Instance) -> dict[str, Any]:

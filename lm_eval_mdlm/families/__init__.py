@@ -117,7 +117,9 @@ def resolve_mask_id(tokenizer: Any, vocab_size: int, override: int | None, famil
 
 def load_denoiser(pretrained: str, *, revision: str | None = None, dtype: str = "auto",
                   device: str | torch.device = "cpu", trust_remote_code: bool = False,
-                  mask_id: int | None = None, max_length: int | None = None) -> Any:
+                  mask_id: int | None = None, max_length: int | None = None,
+                  device_map: str | dict | None = None, max_memory: dict | None = None,
+                  offload_folder: str | None = None) -> Any:
     """Load a checkpoint (local folder or hub id) and its tokenizer as a :class:`Denoiser`, or an
     oracle (``pretrained=oracle:<op>?...``, :mod:`lm_eval_mdlm.oracle`) with the same interface."""
     import transformers
@@ -143,9 +145,13 @@ def load_denoiser(pretrained: str, *, revision: str | None = None, dtype: str = 
     auto_class = _check_can_denoise(config, pretrained)
     tokenizer = transformers.AutoTokenizer.from_pretrained(pretrained, revision=revision,
                                                            trust_remote_code=trust_remote_code)
+    split = {k: v for k, v in (("device_map", device_map), ("max_memory", max_memory),
+                                ("offload_folder", offload_folder)) if v is not None} if device_map else {}
     model = getattr(transformers, auto_class).from_pretrained(
-        pretrained, revision=revision, trust_remote_code=trust_remote_code, dtype=DTYPES[dtype])
-    model.to(device).eval()
+        pretrained, revision=revision, trust_remote_code=trust_remote_code, dtype=DTYPES[dtype], **split)
+    if not split:  # a device_map places the layers itself; .to() would undo it
+        model.to(device)
+    model.eval()
     family = FAMILIES.get(getattr(config, "model_type", None))
     vocab_size = model.get_output_embeddings().weight.shape[0] if model.get_output_embeddings() is not None \
         else config.vocab_size

@@ -19,7 +19,7 @@ _NUMBER = r"-?[\d,]*\.?\d+"
 _MARKED = re.compile(r"(?:answer is|answer:|####)\s*\$?\s*\(?(" + _NUMBER + r")", re.IGNORECASE)
 _LETTER = re.compile(r"answer(?: is|:)\s*\(?([A-J])\)?(?![A-Za-z])", re.IGNORECASE)
 _BOOL = re.compile(r"answer(?: is|:)\s*(true|false|yes|no)\b", re.IGNORECASE)
-_FENCE = re.compile(r"```(?:python|py|sql)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+_FENCE = re.compile(r"```(?:python|py|sql|cpp|c\+\+)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
 def normalize_number(text: str) -> str | None:
@@ -68,7 +68,7 @@ def boxed(text: str) -> str | None:
 
 
 def code_block(text: str) -> str | None:
-    """Code tasks: the first fenced block (```python / ```sql / ```); unfenced text is not code."""
+    """Code tasks: the first fenced block (```python / ```sql / ```cpp / ```); unfenced text is not code."""
     match = _FENCE.search(text)
     return match.group(1).rstrip() + "\n" if match else None
 
@@ -128,9 +128,68 @@ def countdown_correct(expression: str | None, numbers: list[int], target: int) -
     return abs(result - target) < 1e-9
 
 
+_TEXT_MARKER = re.compile(r"(?:the (?:final )?answer is|answer:)[ \t]*:?", re.IGNORECASE)
+_CALL_FENCE = re.compile(r"```(?:json|python|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+
+
+def marked_text(text: str) -> str | None:
+    """Short free-form answers (TriviaQA, DROP, BBH, CRUXEval ...): the rest of the line after the last
+    'The answer is' / 'Answer:' marker, without surrounding markdown, quotes and a final period.
+
+    Empty after the marker counts as no answer."""
+    hits = list(_TEXT_MARKER.finditer(text))
+    if not hits:
+        return None
+    rest = text[hits[-1].end():].strip()
+    line = rest.splitlines()[0].strip() if rest else ""
+    line = line.rstrip(".").strip("*_` ").rstrip(".").strip()
+    if len(line) >= 2 and line[0] == line[-1] and line[0] in "\"'" and line.count(line[0]) == 2:
+        line = line[1:-1].strip()
+    return line or None
+
+
+def function_calls(text: str) -> str | None:
+    """Function calling (BFCL): the calls in the last fenced block, or after the last 'Answer:', written
+    as Python calls ``f(a=1)`` or a list ``[f(a=1), g(b="x")]``; returned as canonical JSON
+    ``[{"name": ..., "arguments": {...}}]`` (keyword arguments with literal values only)."""
+    import json
+
+    blocks = _CALL_FENCE.findall(text)
+    if blocks:
+        source = blocks[-1].strip()
+    else:
+        at = text.lower().rfind("answer:")
+        if at < 0:
+            return None
+        source = text[at + len("answer:"):].strip()
+    try:
+        tree = ast.parse(source, mode="eval").body
+    except SyntaxError:
+        return None
+    nodes = tree.elts if isinstance(tree, (ast.List, ast.Tuple)) else [tree]
+    calls = []
+    for node in nodes:
+        if not isinstance(node, ast.Call) or node.args:
+            return None
+        name = ast.unparse(node.func)
+        try:
+            arguments = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg is not None}
+        except (ValueError, SyntaxError):
+            return None
+        calls.append({"name": name, "arguments": arguments})
+    return json.dumps(calls, sort_keys=True) if calls else None
+
+
+def response(text: str) -> str | None:
+    """Benchmarks that judge the whole response (IFEval's instruction checkers): the response itself,
+    stripped; an empty response is no answer."""
+    return text.strip() or None
+
+
 EXTRACTORS: dict[str, Callable[[str], str | None]] = {
     "final_number": final_number, "choice_letter": choice_letter, "boolean": boolean, "boxed": boxed,
     "code_block": code_block, "sudoku_grid": sudoku_grid, "countdown_expression": countdown_expression,
+    "marked_text": marked_text, "function_calls": function_calls, "response": response,
 }
 MISSING = "[no marked answer]"  # what a response without a marked answer becomes: never equals a target
 
