@@ -60,7 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--length", type=int, default=64)
-    parser.add_argument("--eos_bias", type=float, default=3.0, help="logit bias towards EOS in part 3")
+    parser.add_argument("--eos_bias", type=float, default=12.0, help="logit bias towards EOS in part 3")
     args = parser.parse_args()
     torch.set_num_threads(1)
     folder = build_tiny_model(tempfile.mkdtemp(), hidden=128, layers=4, init_std=0.5)

@@ -2,7 +2,7 @@
 # Evaluate LLaDA-8B-Instruct on GSM8K under several unmasking strategies (needs a GPU and the hub).
 # Each run writes lm-eval's results plus mdlm_traces_<date>.jsonl (AFP, Kendall tau, NFE per sample).
 set -euo pipefail
-MODEL=pretrained=GSAI-ML/LLaDA-8B-Instruct,trust_remote_code=True,dtype=bfloat16
+MODEL=pretrained=GSAI-ML/LLaDA-8B-Instruct,dtype=bfloat16
 COMMON=(--tasks gsm8k --apply_chat_template --fewshot_as_multiturn --batch_size 8 --log_samples)
 
 # LLaDA's reference decoding: one token per step, low-confidence remasking, blocks of 32

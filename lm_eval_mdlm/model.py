@@ -59,7 +59,8 @@ class MDLM(TemplateLM):
                  order: str = "l2r", elbo_variant: str = "llada", likelihood_batch_size: int | str | None = None,
                  parallelize: bool | str = False, device_map: str | None = None,
                  max_memory_per_gpu: int | str | None = None, max_cpu_memory: int | str | None = None,
-                 offload_folder: str | None = "./offload", **decode_args: Any) -> None:
+                 offload_folder: str | None = "./offload", family: str | None = None,
+                 **decode_args: Any) -> None:
         super().__init__()
         if pretrained is None:  # the small model this project trains and ships: runs offline
             pretrained = default_checkpoint()
@@ -89,7 +90,8 @@ class MDLM(TemplateLM):
             str(pretrained), revision=revision, dtype=dtype, device=self._device,
             trust_remote_code=_as_bool(trust_remote_code),
             mask_id=None if mask_id in (None, "None") else int(mask_id),
-            max_length=None if max_length in (None, "None") else int(max_length), **load_kwargs)
+            max_length=None if max_length in (None, "None") else int(max_length),
+            family=None if family in (None, "None", "") else str(family), **load_kwargs)
         if load_kwargs:  # a split model takes its inputs where its embeddings live
             self._device = self.denoiser.device
         self.tokenizer = self.denoiser.tokenizer

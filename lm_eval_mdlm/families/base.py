@@ -1,0 +1,154 @@
+"""The family contract and the :class:`Denoiser` that applies it.
+
+Every MDLM family differs in a handful of conventions that silently ruin scores when wrong: which
+token is the mask, which tokens end an answer, whether logit ``i`` predicts token ``i`` or ``i+1``
+(Dream inherits an AR head), whether the model wants a 2-D padding mask or a 4-D ``(B, 1, L, L)``
+mask, and whether it takes position ids. A :class:`Family` records these facts once; the
+:class:`Denoiser` turns them into the single call the engine and the likelihood code make:
+``denoiser(input_ids, attention_mask) -> logits`` with ``logits[:, i]`` predicting token ``i``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+DTYPES = {"auto": "auto", "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+
+MASK_LAYOUTS = ("2d", "4d")
+POSITION_MODES = ("none", "cumsum", "auto")
+
+
+@dataclass(frozen=True)
+class Family:
+    """Conventions of one model family (values cited from its public code in the family's module)."""
+
+    name: str
+    model_types: tuple[str, ...] = ()
+    """``config.model_type`` values (compared lower-case) that select this family."""
+    architectures: tuple[str, ...] = ()
+    """``config.architectures`` entries that select this family."""
+    mask_token: str | None = None
+    """Mask token string, looked up in the tokenizer (a tiny test vocabulary has other ids)."""
+    mask_id: int | None = None
+    """Mask id of the released checkpoints; used when neither tokenizer nor config names one."""
+    eos_tokens: tuple[tuple[str, int], ...] = ()
+    """(token string, released id) pairs that end an answer (EOS, end of turn)."""
+    shift_logits: bool = False
+    """True when logit ``i-1`` predicts token ``i`` (heads inherited from an AR model)."""
+    mask_layout: str = "2d"
+    """``2d``: (B, L) padding mask; ``4d``: (B, 1, L, L) bool, True = may attend."""
+    positions: str = "auto"
+    """``cumsum``: pass ``position_ids = cumsum(mask) - 1``; ``none``: never; ``auto``: if accepted."""
+    pad_position: int = 0
+    """Position id given to padding (irrelevant to real tokens; Dream's sampler uses 1)."""
+    auto_class: str = "AutoModelForMaskedLM"
+    """transformers auto class used when the checkpoint's own code (or transformers) loads it."""
+    native: Callable[..., torch.nn.Module] | None = None
+    """Loads the checkpoint into transformers' own modules without remote code (None: no such path)."""
+    unsupported: str | None = None
+    """Why this family cannot run yet (recognised so that it fails loudly instead of silently)."""
+    strategies: tuple[str, ...] | None = None
+    """Decoding strategies that work with this family; None = every strategy."""
+
+    def __post_init__(self) -> None:
+        if self.mask_layout not in MASK_LAYOUTS:
+            raise ValueError(f"{self.name}: mask_layout={self.mask_layout!r}; valid: {', '.join(MASK_LAYOUTS)}")
+        if self.positions not in POSITION_MODES:
+            raise ValueError(f"{self.name}: positions={self.positions!r}; valid: {', '.join(POSITION_MODES)}")
+
+    def matches(self, config: dict[str, Any]) -> bool:
+        """Whether a checkpoint's ``config.json`` belongs to this family."""
+        model_type = str(config.get("model_type") or "").lower()
+        archs = set(config.get("architectures") or ())
+        return model_type in self.model_types or bool(archs & set(self.architectures))
+
+    def check_strategy(self, strategy: str) -> None:
+        """Raise a clear error for a strategy this family cannot decode with."""
+        if self.strategies is not None and strategy not in self.strategies:
+            raise ValueError(f"strategy={strategy!r} cannot be used with family={self.name}: "
+                             f"supported strategies: {', '.join(self.strategies)}.")
+
+
+def token_id(tokenizer: Any, token: str | None) -> int | None:
+    """The id of ``token`` if the tokenizer knows it as a whole token, else None."""
+    if token is None:
+        return None
+    vocab = tokenizer.get_vocab()
+    return vocab.get(token)
+
+
+def left_positions(attention_mask: torch.Tensor, pad_position: int = 0) -> torch.Tensor:
+    """Position ids that restart at 0 on each row's first real token (left padding is invisible)."""
+    am = attention_mask.bool()
+    return (am.long().cumsum(-1) - 1).masked_fill(~am, pad_position)
+
+
+def bidirectional_4d(attention_mask: torch.Tensor) -> torch.Tensor:
+    """(B, 1, L, L) bool mask, True = query may attend key: real tokens see every real token.
+
+    This is the layout Dream's own ``diffusion_generate`` builds (``am[:,None,None,:] & am[:,None,:,None]``).
+    """
+    am = attention_mask.bool()
+    return am[:, None, None, :] & am[:, None, :, None]
+
+
+def unshift(logits: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Align an AR-style head (logit ``i-1`` predicts token ``i``) so that logit ``i`` predicts ``i``.
+
+    Dream's sampler does ``cat([logits[:, :1], logits[:, :-1]], 1)``: position 0 keeps its own
+    logit. Under left padding each row's first *real* token plays that role, so we keep its own logit
+    there too; a padded row then matches the same row unpadded at every real position.
+    """
+    aligned = torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
+    first = attention_mask.bool().long().argmax(1)
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    aligned[rows, first] = logits[rows, first]
+    return aligned
+
+
+class Denoiser:
+    """A bidirectional denoiser behind the engine's ``Forward`` interface (aligned logits).
+
+    The family decides the mask layout, position ids and logit alignment; callers always pass a
+    (B, L) bool mask of a left-padded batch.
+    """
+
+    def __init__(self, model: torch.nn.Module, tokenizer: Any, mask_id: int, eos_ids: tuple[int, ...],
+                 pad_id: int, max_length: int, family: str | Family) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.mask_id = mask_id
+        self.eos_ids = eos_ids
+        self.pad_id = pad_id
+        self.max_length = max_length
+        self.spec = family if isinstance(family, Family) else Family(name=str(family))
+        self.family = self.spec.name
+        params = inspect.signature(model.forward).parameters
+        # Models with learned absolute positions (BERT) are wrong under left padding unless each
+        # row's positions start at its first real token; RoPE models accept them harmlessly (and then
+        # a row's logits do not depend on how much padding its batch has).
+        self._position_ids = self.spec.positions == "cumsum" or (
+            self.spec.positions == "auto" and "position_ids" in params)
+        # remote LLaDA under transformers 5 needs use_cache=False spelled out (no config.use_cache).
+        self._use_cache = "use_cache" in params
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @torch.inference_mode()
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        am = attention_mask.bool()
+        kwargs: dict[str, Any] = {}
+        kwargs["attention_mask"] = bidirectional_4d(am) if self.spec.mask_layout == "4d" else am.long()
+        if self._position_ids:
+            kwargs["position_ids"] = left_positions(am, self.spec.pad_position)
+        if self._use_cache:
+            kwargs["use_cache"] = False
+        logits = self.model(input_ids=input_ids, **kwargs).logits
+        return unshift(logits, am) if self.spec.shift_logits else logits

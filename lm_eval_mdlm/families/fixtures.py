@@ -1,0 +1,135 @@
+"""Tiny random-weight checkpoints of each family, with its real config fields and weight names.
+
+Why: adapters must be tested against what the released checkpoints look like on disk (``model_type``,
+``architectures``, ``auto_map``, parameter names, special-token strings), not against modules we
+built ourselves. Weights are written tensor by tensor under the family's own names with
+``safetensors``; no model class is involved, so a naming mistake in a loader cannot hide.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import torch
+
+from lm_eval_mdlm.testing import CHAT_TEMPLATE, _CORPUS
+
+
+def _tokenizer(specials: dict[str, str], extra: list[str], vocab_size: int = 300) -> Any:
+    """A byte-level BPE tokenizer whose special tokens carry the family's real strings."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    tokens = list(dict.fromkeys([*specials.values(), *extra]))
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=tokens,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    core.train_from_iterator(_CORPUS * 4, trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, **specials)
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+def _save(path: str, config: dict[str, Any], weights: dict[str, torch.Tensor], tokenizer: Any) -> str:
+    from safetensors.torch import save_file
+
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "config.json"), "w", encoding="utf-8") as handle:
+        json.dump(config, handle, indent=2)
+    save_file({k: v.contiguous() for k, v in weights.items()}, os.path.join(path, "model.safetensors"),
+              metadata={"format": "pt"})
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def _linear(gen: torch.Generator, out: int, inp: int, scale: float) -> torch.Tensor:
+    return torch.randn(out, inp, generator=gen) * scale / inp ** 0.5
+
+
+def _norm(gen: torch.Generator, size: int) -> torch.Tensor:
+    return 1.0 + 0.1 * torch.randn(size, generator=gen)
+
+
+def build_tiny_dream(path: str, seed: int = 0, hidden: int = 32, layers: int = 2, heads: int = 4,
+                     kv_heads: int = 2, scale: float = 3.0) -> str:
+    """A Dream-v0-style checkpoint (``model_type`` "Dream", ``DreamModel``, Qwen2 names, q/k/v biases).
+
+    ``scale`` > 1 gives peaked predictions, so greedy decoding has no near-ties.
+    """
+    tok = _tokenizer({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "mask_token": "<|mask|>",
+                      "bos_token": "<|beginoftext|>"}, ["<|im_start|>", "<|im_end|>"])
+    vocab, inter, head_dim = len(tok), 2 * hidden, hidden // heads
+    gen = torch.Generator().manual_seed(seed)
+    w: dict[str, torch.Tensor] = {"model.embed_tokens.weight": torch.randn(vocab, hidden, generator=gen),
+                                  "model.norm.weight": _norm(gen, hidden),
+                                  "lm_head.weight": _linear(gen, vocab, hidden, scale)}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        for name, out in (("q_proj", heads * head_dim), ("k_proj", kv_heads * head_dim), ("v_proj", kv_heads * head_dim)):
+            w[p + f"self_attn.{name}.weight"] = _linear(gen, out, hidden, scale)
+            w[p + f"self_attn.{name}.bias"] = 0.1 * torch.randn(out, generator=gen)
+        w[p + "self_attn.o_proj.weight"] = _linear(gen, hidden, heads * head_dim, 1.0)
+        w[p + "mlp.gate_proj.weight"] = _linear(gen, inter, hidden, 1.0)
+        w[p + "mlp.up_proj.weight"] = _linear(gen, inter, hidden, 1.0)
+        w[p + "mlp.down_proj.weight"] = _linear(gen, hidden, inter, 1.0)
+        w[p + "input_layernorm.weight"] = _norm(gen, hidden)
+        w[p + "post_attention_layernorm.weight"] = _norm(gen, hidden)
+    ids = {name: tok.convert_tokens_to_ids(t) for name, t in (("eos", "<|endoftext|>"), ("mask", "<|mask|>"))}
+    config = {  # the fields of Dream-org/Dream-v0-Instruct-7B's config.json, at tiny sizes
+        "architectures": ["DreamModel"], "attention_dropout": 0.0,
+        "auto_map": {"AutoConfig": "configuration_dream.DreamConfig", "AutoModel": "modeling_dream.DreamModel"},
+        "bos_token_id": tok.bos_token_id, "eos_token_id": ids["eos"], "pad_token_id": ids["eos"],
+        "mask_token_id": ids["mask"], "hidden_act": "silu", "hidden_size": hidden, "initializer_range": 0.02,
+        "intermediate_size": inter, "max_position_embeddings": 256, "max_window_layers": layers,
+        "model_type": "Dream", "num_attention_heads": heads, "num_hidden_layers": layers,
+        "num_key_value_heads": kv_heads, "rms_norm_eps": 1e-6, "rope_scaling": None, "rope_theta": 10000.0,
+        "sliding_window": None, "tie_word_embeddings": False, "torch_dtype": "float32",
+        "use_cache": False, "use_sliding_window": False, "vocab_size": vocab}
+    return _save(path, config, w, tok)
+
+
+def build_tiny_llada(path: str, seed: int = 0, hidden: int = 32, layers: int = 2, heads: int = 4,
+                     scale: float = 3.0) -> str:
+    """A LLaDA-8B-style checkpoint (``model_type`` "llada", ``LLaDAModelLM``, OLMo names).
+
+    Its tokenizer, like LLaDA's, has no ``mask_token`` set: the adapter must find ``<|mdm_mask|>``.
+    """
+    tok = _tokenizer({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "bos_token": "<|startoftext|>"},
+                     ["<|mdm_mask|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>"])
+    vocab, inter = len(tok), 2 * hidden
+    gen = torch.Generator().manual_seed(seed)
+    t = "model.transformer."
+    w: dict[str, torch.Tensor] = {t + "wte.weight": torch.randn(vocab, hidden, generator=gen),
+                                  t + "ln_f.weight": _norm(gen, hidden),
+                                  t + "ff_out.weight": _linear(gen, vocab, hidden, scale)}
+    for i in range(layers):
+        p = f"{t}blocks.{i}."
+        for name in ("q_proj", "k_proj", "v_proj"):
+            w[p + f"{name}.weight"] = _linear(gen, hidden, hidden, scale)
+        w[p + "attn_out.weight"] = _linear(gen, hidden, hidden, 1.0)
+        w[p + "ff_proj.weight"] = _linear(gen, inter, hidden, 1.0)
+        w[p + "up_proj.weight"] = _linear(gen, inter, hidden, 1.0)
+        w[p + "ff_out.weight"] = _linear(gen, hidden, inter, 1.0)
+        w[p + "attn_norm.weight"] = _norm(gen, hidden)
+        w[p + "ff_norm.weight"] = _norm(gen, hidden)
+    eos = tok.convert_tokens_to_ids("<|endoftext|>")
+    config = {  # the fields of GSAI-ML/LLaDA-8B-Instruct's config.json, at tiny sizes
+        "activation_type": "silu", "alibi": False, "alibi_bias_max": 8.0, "architectures": ["LLaDAModelLM"],
+        "attention_dropout": 0.0, "attention_layer_norm": False, "attention_layer_norm_with_affine": True,
+        "auto_map": {"AutoConfig": "configuration_llada.LLaDAConfig", "AutoModel": "modeling_llada.LLaDAModelLM",
+                     "AutoModelForCausalLM": "modeling_llada.LLaDAModelLM"},
+        "bias_for_layer_norm": False, "block_group_size": 1, "block_type": "llama", "d_model": hidden,
+        "embedding_dropout": 0.0, "embedding_size": vocab, "eos_token_id": eos, "flash_attention": False,
+        "include_bias": False, "include_qkv_bias": False, "init_cutoff_factor": None, "init_device": "meta",
+        "init_fn": "mitchell", "init_std": 0.02, "input_emb_norm": False, "layer_norm_type": "rms",
+        "layer_norm_with_affine": True, "mask_token_id": tok.convert_tokens_to_ids("<|mdm_mask|>"),
+        "max_sequence_length": 256, "mlp_hidden_size": inter, "mlp_ratio": 2, "model_type": "llada",
+        "multi_query_attention": None, "n_heads": heads, "n_kv_heads": heads, "n_layers": layers,
+        "pad_token_id": eos, "precision": "amp_bf16", "residual_dropout": 0.0, "rms_norm_eps": 1e-5,
+        "rope": True, "rope_full_precision": True, "rope_theta": 500000.0, "scale_logits": False,
+        "torch_dtype": "float32", "use_cache": False, "vocab_size": vocab, "weight_tying": False}
+    return _save(path, config, w, tok)

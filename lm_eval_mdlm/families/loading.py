@@ -1,0 +1,207 @@
+"""``load_denoiser``: pick the family from the checkpoint's config (or ``family=``), then load it.
+
+Order of preference for a known architecture: native loading into transformers' own modules (no
+remote code, works on current transformers); ``family=<name>:remote`` with ``trust_remote_code=True``
+runs the checkpoint's own ``modeling_*.py`` instead. Unknown architectures go through transformers'
+auto classes as before; causal-only LMs are refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from typing import Any
+
+import torch
+
+from lm_eval_mdlm.families.base import DTYPES, Denoiser, Family, token_id
+from lm_eval_mdlm.families.bert import DIFFUSION_GEMMA, LLADA2, MASKED_LM, SDAR
+from lm_eval_mdlm.families.dream import DREAM
+from lm_eval_mdlm.families.llada import LLADA
+from lm_eval_mdlm.families.native import checkpoint_folder, read_config, read_state_dict, torch_dtype
+from lm_eval_mdlm.oracle import is_oracle_spec, load_oracle
+
+logger = logging.getLogger(__name__)
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (LLADA, DREAM, MASKED_LM, LLADA2, SDAR, DIFFUSION_GEMMA)}
+"""Every family by name (the values ``family=`` accepts, optionally with ``:remote``)."""
+
+
+def _masked_lm_types() -> set[str]:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    return set(MODEL_FOR_MASKED_LM_MAPPING_NAMES)
+
+
+def detect_family(config: dict[str, Any], name: str, override: str | None) -> tuple[Family | None, bool]:
+    """(family, remote) for a checkpoint: the ``family=`` override, else the config's family; None
+    means "no known family: use transformers' auto classes". Raises for unknown or unsupported values."""
+    remote = False
+    if override:
+        family_name, _, mode = str(override).partition(":")
+        if mode not in ("", "remote") or family_name not in FAMILIES:
+            raise ValueError(f"family={override!r} is unknown; valid values: {', '.join(FAMILIES)} "
+                             "(append ':remote' to run the checkpoint's own code, e.g. family=dream:remote).")
+        family, remote = FAMILIES[family_name], mode == "remote"
+        detected = next((f for f in FAMILIES.values() if f.matches(config)), None)
+        if detected is not None and detected is not family:
+            logger.warning("family=%s overrides %s's detected family %s", family.name, name, detected.name)
+    else:
+        family = next((f for f in FAMILIES.values() if f.matches(config)), None)
+        if family is None and str(config.get("model_type", "")).lower() in _masked_lm_types():
+            family = MASKED_LM
+    if family is not None and family.unsupported:
+        supported = ", ".join(f.name for f in FAMILIES.values() if not f.unsupported)
+        raise ValueError(f"pretrained={name!r} is a {family.name} checkpoint, which --model mdlm cannot run yet: "
+                         f"{family.unsupported}. Supported families: {supported}.")
+    return family, remote
+
+
+def _check_can_denoise(config: Any, name: str) -> str:
+    """The auto class to load an unknown-family ``config`` with, or a clear error for causal-only models."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    model_type = getattr(config, "model_type", None)
+    auto_map = getattr(config, "auto_map", None) or {}
+    for auto_class in ("AutoModelForMaskedLM", "AutoModel"):
+        if auto_class in auto_map:
+            return auto_class
+    if model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        return "AutoModelForMaskedLM"
+    if model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or "AutoModelForCausalLM" in auto_map:
+        raise ValueError(
+            f"pretrained={name!r} is a causal (left-to-right) language model (model_type "
+            f"{model_type!r}): it cannot fill masked positions, so --model mdlm cannot decode with it. "
+            "Use a masked-diffusion or masked LM (LLaDA, Dream, BERT-style, ...), or evaluate this "
+            "model with --model hf.")
+    raise ValueError(
+        f"pretrained={name!r} has model_type {model_type!r}, which --model mdlm does not know how to "
+        f"load. Supported: masked LMs of transformers ({len(MODEL_FOR_MASKED_LM_MAPPING_NAMES)} "
+        f"types, e.g. bert, modernbert), remote-code models with an AutoModel entry, and the families "
+        f"{', '.join(f.name for f in FAMILIES.values() if not f.unsupported)} (family=... forces one).")
+
+
+def resolve_mask_id(tokenizer: Any, vocab_size: int, override: int | None, family: Family | None,
+                    name: str, config: dict[str, Any] | None = None) -> int:
+    """The mask id: the override, else the tokenizer's mask token, else the family's mask token
+    string in the tokenizer, else ``config.mask_token_id``, else the family's released id."""
+    candidates = [override, getattr(tokenizer, "mask_token_id", None),
+                  token_id(tokenizer, family.mask_token) if family else None,
+                  # a masked LM's config may name a mask id its tokenizer lacks: only trust diffusion families'
+                  (config or {}).get("mask_token_id") if family not in (None, MASKED_LM) else None,
+                  family.mask_id if family else None]
+    mask_id = next((c for c in candidates if c is not None), None)
+    if mask_id is None:
+        raise ValueError(
+            f"the tokenizer of {name!r} has no mask token and no mask_id was given: pass the id of "
+            "the token the model was trained to denoise, e.g. --model_args pretrained=...,mask_id=126336.")
+    if not 0 <= int(mask_id) < vocab_size:
+        raise ValueError(f"mask_id={mask_id} lies outside the model's vocabulary [0, {vocab_size}); "
+                         "pass the id of the model's mask token.")
+    return int(mask_id)
+
+
+def resolve_eos_ids(tokenizer: Any, family: Family | None, vocab_size: int) -> tuple[int, ...]:
+    """End-of-answer ids: the family's EOS / end-of-turn tokens (by string in the tokenizer, else by
+    their released id if it is in the vocabulary), plus the tokenizer's EOS (and SEP for masked LMs)."""
+    ids: list[int] = []
+    for token, default in family.eos_tokens if family else ():
+        found = token_id(tokenizer, token)
+        ids.append(found if found is not None else default)
+    ids += [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    if family is None or family is MASKED_LM:
+        ids += [i for i in (getattr(tokenizer, "sep_token_id", None),) if i is not None]
+    return tuple(dict.fromkeys(i for i in ids if 0 <= i < vocab_size))
+
+
+def _tokenizer(path: str, revision: str | None, trust_remote_code: bool) -> Any:
+    import transformers
+
+    try:
+        return transformers.AutoTokenizer.from_pretrained(path, revision=revision, trust_remote_code=trust_remote_code)
+    except (ValueError, OSError):  # a remote tokenizer class: its tokenizer.json is enough
+        if os.path.isfile(os.path.join(path, "tokenizer.json")):
+            return transformers.PreTrainedTokenizerFast.from_pretrained(path)
+        raise
+
+
+def _load_native(family: Family, name: str, revision: str | None, dtype: str,
+                 split: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any], str]:
+    if split:
+        raise ValueError(f"device_map/parallelize is not supported by native loading of family {family.name} yet; "
+                         f"drop it, or load the checkpoint with its own code: family={family.name}:remote,"
+                         "trust_remote_code=True.")
+    folder = checkpoint_folder(name, revision)
+    config = read_config(folder)
+    assert family.native is not None
+    model = family.native(config, read_state_dict(folder), torch_dtype(DTYPES[dtype], config))
+    return model, config, folder
+
+
+def load_denoiser(pretrained: str, *, revision: str | None = None, dtype: str = "auto",
+                  device: str | torch.device = "cpu", trust_remote_code: bool = False,
+                  mask_id: int | None = None, max_length: int | None = None,
+                  device_map: str | dict | None = None, max_memory: dict | None = None,
+                  offload_folder: str | None = None, family: str | None = None) -> Any:
+    """Load a checkpoint (local folder or hub id) and its tokenizer as a :class:`Denoiser`, or an
+    oracle (``pretrained=oracle:<op>?...``, :mod:`lm_eval_mdlm.oracle`) with the same interface."""
+    import transformers
+    from transformers.utils import cached_file
+
+    if is_oracle_spec(pretrained):  # exact models of ParallelBench §4's list operations
+        if mask_id is not None:
+            raise ValueError(f"mask_id={mask_id} cannot be set for {pretrained!r}: an oracle's vocabulary and "
+                             "mask token are fixed; drop mask_id.")
+        return load_oracle(pretrained, device=device, max_length=max_length)
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype={dtype!r} is unknown; valid values: {', '.join(DTYPES)}.")
+    path = os.path.expanduser(pretrained)
+    if not os.path.isdir(path) and (os.path.isabs(path) or pretrained.startswith(".") or pretrained.count("/") > 1):
+        raise FileNotFoundError(f"pretrained={pretrained!r}: no such folder. Give a local model folder "
+                                "or a hub id such as GSAI-ML/LLaDA-8B-Instruct.")
+    try:
+        with open(cached_file(pretrained, "config.json", revision=revision), encoding="utf-8") as handle:
+            raw = json.load(handle)  # a plain dict: reading it needs no config class, so no remote code
+    except OSError as err:
+        raise FileNotFoundError(
+            f"pretrained={pretrained!r} could not be loaded: it is neither a local model folder nor a "
+            f"reachable hub model ({err.__class__.__name__}: {str(err).splitlines()[0]})") from err
+    spec, remote = detect_family(raw, pretrained, family)
+    split = {k: v for k, v in (("device_map", device_map), ("max_memory", max_memory),
+                                ("offload_folder", offload_folder)) if v is not None} if device_map else {}
+    if spec is not None and spec.native is not None and not remote:
+        model, raw, folder = _load_native(spec, pretrained, revision, dtype, split)
+        # A full 4-D mask does not depend on how transformers turns a 2-D mask into a 4-D one (causal by
+        # default for decoder modules); is_causal=False on every layer is the second guard.
+        spec = dataclasses.replace(spec, mask_layout="4d")
+        tokenizer = _tokenizer(folder, None, False)
+    else:
+        if remote and not trust_remote_code:
+            raise ValueError(f"family={family!r} runs the checkpoint's own code: add trust_remote_code=True, "
+                             f"or drop ':remote' to load it natively.")
+        config = transformers.AutoConfig.from_pretrained(pretrained, revision=revision,
+                                                         trust_remote_code=trust_remote_code)
+        auto_class = spec.auto_class if spec is not None else _check_can_denoise(config, pretrained)
+        tokenizer = _tokenizer(pretrained, revision, trust_remote_code)
+        model = getattr(transformers, auto_class).from_pretrained(
+            pretrained, revision=revision, trust_remote_code=trust_remote_code, dtype=DTYPES[dtype], **split)
+    if not split:  # a device_map places the layers itself; .to() would undo it
+        model.to(device)
+    model.eval()
+    head = model.get_output_embeddings()
+    vocab_size = head.weight.shape[0] if head is not None else int(raw["vocab_size"])
+    mask = resolve_mask_id(tokenizer, vocab_size, mask_id, spec, pretrained, raw)
+    eos_ids = resolve_eos_ids(tokenizer, spec, vocab_size)
+    if not eos_ids:
+        logger.warning("%s: no EOS token known; answers run to max_gen_toks and stop only at `until`.",
+                       pretrained)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos_ids or (0,))[0]
+    limit = max_length or raw.get("max_position_embeddings") or raw.get("max_sequence_length") \
+        or tokenizer.model_max_length
+    return Denoiser(model, tokenizer, mask, eos_ids, int(pad_id), int(limit),
+                    family=spec or Family(name=str(raw.get("model_type", "unknown"))))
