@@ -7,12 +7,11 @@ batches and a :class:`~lm_eval_mdlm.config.DecodeConfig`, and the engine's outpu
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import jinja2
@@ -82,10 +81,6 @@ class MDLM(TemplateLM):
             _as_bool(parallelize), device_map, max_memory_per_gpu, max_cpu_memory, offload_folder,
             local_rank=int(os.environ.get("LOCAL_RANK", "0")),
             local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-        if load_kwargs and "device_map" not in inspect.signature(load_denoiser).parameters:
-            raise ValueError("parallelize/device_map need load_denoiser(device_map=..., max_memory=..., "
-                             "offload_folder=...) in lm_eval_mdlm/families (docs/distributed.md); "
-                             "this install lacks it: drop parallelize/device_map or upgrade.")
         self.denoiser: Denoiser = load_denoiser(
             str(pretrained), revision=revision, dtype=dtype, device=self._device,
             trust_remote_code=_as_bool(trust_remote_code),
@@ -102,11 +97,15 @@ class MDLM(TemplateLM):
         self.trace_path = trace_path
         self.traces: list[dict[str, Any]] = []
         traces.STORE.clear()
-        # Rows (request x mask pattern) per likelihood forward; see lm_eval_mdlm/likelihood.py.
-        rows = likelihood_batch_size if likelihood_batch_size not in (None, "None") else (
-            self._batch_size(0, self.max_length) if self.batch_size_arg.startswith("auto") else batch_size)
+        # Rows (request x mask pattern) per likelihood forward; see lm_eval_mdlm/likelihood.py. With
+        # batch_size=auto the size is probed on the first likelihood request, not here: generation-only
+        # runs never pay for that probe.
+        given_rows = likelihood_batch_size not in (None, "None")
+        self._probe_likelihood_rows = not given_rows and self.batch_size_arg.startswith("auto")
         self.likelihood_config = likelihood_estimators.LikelihoodConfig.from_args(
-            likelihood, mc_num, order, elbo_variant, rows, self.config.seed)
+            likelihood, mc_num, order, elbo_variant,
+            likelihood_batch_size if given_rows else (1 if self._probe_likelihood_rows else batch_size),
+            self.config.seed)
 
     # ------------------------------------------------------------------ lm-eval plumbing
     @property
@@ -160,10 +159,18 @@ class MDLM(TemplateLM):
                                     lambda real: super(MDLM, self).loglikelihood(real, disable_tqdm=disable_tqdm))
 
     def _loglikelihood_tokens(self, requests: Any, disable_tqdm: bool = False, **kwargs: Any) -> list[tuple[float, bool]]:
+        self._resolve_likelihood_rows()
         return likelihood_estimators.loglikelihood_tokens(self, requests, disable_tqdm=disable_tqdm)
+
+    def _resolve_likelihood_rows(self) -> None:
+        """With batch_size=auto, probe the likelihood batch size once, on first use."""
+        if self._probe_likelihood_rows:
+            self._probe_likelihood_rows = False
+            self.likelihood_config = replace(self.likelihood_config, batch_size=self._batch_size(0, self.max_length))
 
     def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False) -> list[float]:
         source = self.dist.split_padding(requests)
+        self._resolve_likelihood_rows()
         return answer_real_requests(requests, source, lambda real: likelihood_estimators.loglikelihood_rolling(
             self, real, disable_tqdm=disable_tqdm))
 

@@ -64,6 +64,7 @@ class Sampler:
     def __init__(self, cfg: DecodeConfig, batch: int, length: int, device: torch.device) -> None:
         self.cfg = cfg
         self.score = SCORE_RULES[cfg.score]
+        self.width = min(cfg.block_length or length, length)  # window size, as the schedule's blocks
 
     def __call__(self, view: StepView, ctx: StepContext) -> Decision:
         scores = self.score(view)
@@ -85,8 +86,12 @@ class EntropyBounded(Sampler):
 class Dilated(Sampler):
     """``dilated``: DUS's coarse-to-fine groups; each step commits the coarsest group still masked."""
 
+    def __init__(self, cfg: DecodeConfig, batch: int, length: int, device: torch.device) -> None:
+        super().__init__(cfg, batch, length, device)
+        self.groups = dilated_groups(self.width, device)
+
     def __call__(self, view: StepView, ctx: StepContext) -> Decision:
-        groups = dilated_groups(ctx.schedule.block_length, ctx.candidates.device).expand_as(ctx.candidates)
+        groups = self.groups.expand_as(ctx.candidates)
         pending = torch.where(ctx.candidates, groups, groups.max() + 1)
         return Decision(ctx.candidates & (groups == pending.min(-1, keepdim=True).values))
 
@@ -102,14 +107,13 @@ class KLAdaptive(Sampler):
 
     def __init__(self, cfg: DecodeConfig, batch: int, length: int, device: torch.device) -> None:
         super().__init__(cfg, batch, length, device)
-        self.previous: torch.Tensor | None = None  # (B, W, V) log-probs of the last step
-        self.stable = torch.zeros(batch, 0, dtype=torch.long, device=device)
+        self.stable = torch.zeros(batch, self.width, dtype=torch.long, device=device)
+        self.previous: torch.Tensor | None = None  # (B, W, V) log-probs of the last step; V known at step 1
 
     def __call__(self, view: StepView, ctx: StepContext) -> Decision:
         logp = torch.log_softmax(view.logits.float(), -1)
         if self.previous is None:
             self.previous = torch.zeros((self.stable.shape[0],) + logp.shape[1:], device=logp.device)
-            self.stable = torch.zeros(self.previous.shape[:2], dtype=torch.long, device=logp.device)
         rows, fresh = ctx.rows, ctx.new_block[:, None]
         p = logp.exp()  # impossible tokens (log p = -inf, e.g. the mask id) contribute 0, not NaN
         kl = torch.where(p > 0, p * (logp - self.previous[rows]), 0.0).sum(-1)

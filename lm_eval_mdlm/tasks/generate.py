@@ -25,6 +25,7 @@ import functools
 import json
 import random
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from lm_eval_mdlm.metrics.lists import format_list, sort_by_last_name
@@ -133,17 +134,22 @@ def _latin_record(size: int, rng: random.Random) -> Record:
             "answer": {"symbols": symbols, "example": square}, "metadata": {"length": size}}
 
 
+def _one_shot_records(make: Callable[[], Record], num_samples: int) -> list[Record]:
+    """``num_samples`` records from ``make``, each carrying a freshly made record as its one-shot example."""
+    records = []
+    for _ in range(num_samples):
+        record, shot = make(), make()
+        record["input"]["icl_examples"] = [{"input": shot["input"], "answer": shot["answer"]}]
+        records.append(record)
+    return records
+
+
 def latin_square_records(size: int, num_samples: int, seed: int) -> list[Record]:
     """Latin-square prompts over ``size`` random symbols, each with a one-shot example."""
     if not 2 <= size <= len(vocab.LATIN_SYMBOLS):
         raise ValueError(f"size={size!r} is invalid: a Latin square needs 2..{len(vocab.LATIN_SYMBOLS)} symbols.")
     rng = random.Random(task_seed("puzzles/latin_square", {"size": size, "num_samples": num_samples}, seed))
-    records = []
-    for _ in range(num_samples):
-        record, shot = _latin_record(size, rng), _latin_record(size, rng)
-        record["input"]["icl_examples"] = [{"input": shot["input"], "answer": shot["answer"]}]
-        records.append(record)
-    return records
+    return _one_shot_records(lambda: _latin_record(size, rng), num_samples)
 
 
 def _solved_sudoku(rng: random.Random) -> list[list[int]]:
@@ -181,12 +187,7 @@ def sudoku_records(holes: int, num_samples: int, seed: int) -> list[Record]:
     if not 1 <= holes <= 12:
         raise ValueError(f"holes={holes!r} is invalid: a 4x4 Sudoku can have 1..12 empty cells.")
     rng = random.Random(task_seed("puzzles/sudoku_n4", {"holes": holes, "num_samples": num_samples}, seed))
-    records = []
-    for _ in range(num_samples):
-        record, shot = _sudoku_record(holes, rng), _sudoku_record(holes, rng)
-        record["input"]["icl_examples"] = [{"input": shot["input"], "answer": shot["answer"]}]
-        records.append(record)
-    return records
+    return _one_shot_records(lambda: _sudoku_record(holes, rng), num_samples)
 
 
 def words_to_sentence_records(level: str) -> list[Record]:
