@@ -16,6 +16,7 @@ STRATEGIES = ("topk", "threshold", "factor", "eb", "dilated", "klass", "remdm", 
 # Strategies whose per-step budget comes from k= / steps= (LLaDA's quota schedule).
 QUOTA_STRATEGIES = ("topk", "klass", "remdm", "rcr")
 REMDM_VARIANTS = ("cap", "rescale", "conf")
+CACHE_MODES = ("none", "prefix", "dual")
 SCORES = ("confidence", "margin", "entropy", "random", "left_to_right")
 # Scores that are probabilities in [0, 1] and can therefore be compared with a threshold.
 PROBABILITY_SCORES = ("confidence", "margin")
@@ -56,6 +57,13 @@ class DecodeConfig:
     block_length: int | None = None
     """Semi-autoregressive blocks decoded left to right; the strategy acts inside the current block.
     ``None`` = one block. A length that does not divide the answer leaves a shorter last block."""
+    cache: str = "none"
+    """KV caching across the steps of a block (Fast-dLLM, Wu et al. 2025, "Key-Value Cache for
+    Block-Wise Decoding"): ``none``; ``prefix`` (the first step of a block refreshes the whole row,
+    later steps feed the block and everything after it and reuse the keys/values left of the block);
+    ``dual`` (later steps feed the block only and reuse prefix and suffix keys/values). Approximate:
+    reused keys/values are those of the block's first step. Needs ``block_length`` and a model whose
+    attention takes a cache (llada, dream loaded natively); see docs/families.md."""
     temperature: float = 0.0
     """0 = greedy; > 0 = Gumbel-max sampling in float64 (LLaDA's ``add_gumbel_noise``)."""
     seed: int = 0
@@ -104,6 +112,11 @@ class DecodeConfig:
         if self.block_length is not None and (not _is_int(self.block_length) or self.block_length < 1):
             raise ConfigError(f"block_length={self.block_length!r} is invalid: it must be an integer >= 1 "
                               "(e.g. block_length=32), or leave it out for a single block.")
+        _check_choice("cache", self.cache, CACHE_MODES)
+        if self.cache != "none" and self.block_length is None:
+            raise ConfigError(
+                f"cache={self.cache} reuses keys/values across the steps of a semi-autoregressive block, so it "
+                "needs block_length (e.g. block_length=32); set it, or use cache=none.")
         if not self.temperature >= 0.0:
             raise ConfigError(f"temperature={self.temperature!r} is invalid: it must be >= 0 "
                               "(0 = greedy).")

@@ -25,7 +25,7 @@ from lm_eval_mdlm import likelihood as likelihood_estimators
 from lm_eval_mdlm import traces
 from lm_eval_mdlm.distributed import Distributed, answer_real_requests, model_parallel_kwargs
 from lm_eval_mdlm.config import DecodeConfig, coerce, split_gen_kwargs
-from lm_eval_mdlm.decoding.loop import denoise
+from lm_eval_mdlm.decoding.loop import check_cache, denoise
 from lm_eval_mdlm.decoding.noise import row_keys
 from lm_eval_mdlm.decoding.schedule import make_schedule
 from lm_eval_mdlm.default_model import default_checkpoint
@@ -87,6 +87,7 @@ class MDLM(TemplateLM):
             mask_id=None if mask_id in (None, "None") else int(mask_id),
             max_length=None if max_length in (None, "None") else int(max_length),
             family=None if family in (None, "None", "") else str(family), **load_kwargs)
+        check_cache(self.denoiser, self.config.cache)  # cache=prefix|dual needs a model with a KV cache
         if load_kwargs:  # a split model takes its inputs where its embeddings live
             self._device = self.denoiser.device
         self.tokenizer = self.denoiser.tokenizer
@@ -235,6 +236,7 @@ class MDLM(TemplateLM):
         config = self.config.replace(**overrides) if overrides else self.config
         if max_gen_toks is not None:  # the request's own length (recorded in its trace config too)
             config = config.replace(max_gen_toks=max_gen_toks)
+        check_cache(self.denoiser, config.cache)  # gen_kwargs may turn the cache on per task
         length = config.max_gen_toks
         if length >= self.max_length:
             raise ValueError(f"max_gen_toks={length} leaves no room for the prompt in the model's "

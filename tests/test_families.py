@@ -52,6 +52,20 @@ def reference_logits(folder: str, ids: list[int]) -> torch.Tensor:
 
     Returns logits aligned so that row i predicts token i (Dream's are shifted back by one, as its
     sampler does)."""
+    logits, _ = reference_forward(folder, ids)
+    llada = json.load(open(f"{folder}/config.json"))["model_type"] == "llada"
+    return logits if llada else torch.cat([logits[:1], logits[:-1]], 0)
+
+
+KV = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+def reference_forward(folder: str, ids: list[int], fed: range | None = None,
+                      frozen: KV | None = None) -> tuple[torch.Tensor, KV]:
+    """The module's own (unaligned) logits of an unpadded row and each layer's rotated keys/values.
+
+    With ``frozen`` (the keys/values of an earlier forward), every layer attends to the keys/values of
+    ``frozen`` at the positions outside ``fed``: what a KV cache does (tests/test_cache.py)."""
     config = json.load(open(f"{folder}/config.json"))
     w = load_file(f"{folder}/model.safetensors")
     llada = config["model_type"] == "llada"
@@ -74,20 +88,26 @@ def reference_logits(folder: str, ids: list[int]) -> torch.Tensor:
 
     x = w[names["embed"]][torch.tensor(ids)]
     length = len(ids)
+    stale = torch.ones(length, dtype=torch.bool)
+    stale[list(fed or range(length))] = False
+    kv_out: KV = []
     for i in range(layers):
         p = names["layer"].format(i)
         h = _rms(x, w[p + names["ln1"] + ".weight"], eps)
         q, k, v = (lin(h, p + names[n]) for n in ("q", "k", "v"))
         dim = q.shape[-1] // heads
         q = _rope(q.view(length, heads, dim).transpose(0, 1), config["rope_theta"])
-        k = _rope(k.view(length, kv, dim).transpose(0, 1), config["rope_theta"]).repeat_interleave(heads // kv, 0)
-        v = v.view(length, kv, dim).transpose(0, 1).repeat_interleave(heads // kv, 0)
+        k = _rope(k.view(length, kv, dim).transpose(0, 1), config["rope_theta"])
+        v = v.view(length, kv, dim).transpose(0, 1)
+        if frozen is not None:
+            k, v = torch.where(stale[:, None], frozen[i][0], k), torch.where(stale[:, None], frozen[i][1], v)
+        kv_out.append((k, v))
+        k, v = k.repeat_interleave(heads // kv, 0), v.repeat_interleave(heads // kv, 0)
         att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dim), -1) @ v  # no mask: bidirectional
         x = x + lin(att.transpose(0, 1).reshape(length, -1), p + names["o"])
         h = _rms(x, w[p + names["ln2"] + ".weight"], eps)
         x = x + lin(F.silu(lin(h, p + names["gate"])) * lin(h, p + names["up"]), p + names["down"])
-    logits = F.linear(_rms(x, w[names["norm"]], eps), w[names["head"]])
-    return logits if llada else torch.cat([logits[:1], logits[:-1]], 0)
+    return F.linear(_rms(x, w[names["norm"]], eps), w[names["head"]]), kv_out
 
 
 @pytest.mark.parametrize("fixture", ["tiny_dream", "tiny_llada"])

@@ -11,6 +11,12 @@ step could change its output).
 
 Every committed token records its *finalization step*, the row's forward count when it last
 changed: the decoding trace behind AFP, Kendall's tau and NFE. The mask token is never proposed.
+
+The loop only needs each row's logits over its window, so the forward is wrapped in a
+:data:`WindowForward`: a plain full forward (``cache=none``), or a model's block cache
+(``cache=prefix|dual``, :mod:`lm_eval_mdlm.families.cache`) that runs a full *refresh* forward on
+a row's first step in a block and a cheaper windowed forward on its other steps. Either way a row
+takes exactly one forward per step, so NFE counts refreshes like any other step.
 """
 
 from __future__ import annotations
@@ -20,13 +26,53 @@ from dataclasses import dataclass
 
 import torch
 
-from lm_eval_mdlm.config import DecodeConfig
+from lm_eval_mdlm.config import ConfigError, DecodeConfig
 from lm_eval_mdlm.decoding.rules import StepView
 from lm_eval_mdlm.decoding.samplers import SAMPLERS, StepContext
 from lm_eval_mdlm.decoding.schedule import Schedule
 
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """(input_ids (A, L), attention_mask (A, L) bool) -> logits (A, L, V), logits[:, i] predicting token i."""
+
+WindowForward = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+"""(canvas (B, L), attention (B, L) bool, rows (A,), window (A, W), refresh (A,) bool) -> logits (A, W, V).
+
+``window`` holds canvas positions of each row's current block (contiguous; repeated at the end when
+the block is shorter than W); ``refresh`` marks rows on their first step in that block. Row indices
+address the whole batch, so a cache can keep per-row state while rows leave the batch."""
+
+
+def check_cache(forward: Forward, mode: str) -> None:
+    """Raise a :class:`ConfigError` unless ``forward`` can decode with ``cache=mode``.
+
+    Models that support caching expose ``check_cache(mode)`` (which names their own alternatives)
+    and ``block_cache(mode, batch)``; callers run this at model load and per request, so a bad
+    combination fails before any forward.
+    """
+    if mode == "none":
+        return
+    check = getattr(forward, "check_cache", None)
+    if check is None:
+        name = getattr(forward, "family", type(forward).__name__)
+        raise ConfigError(f"cache={mode} cannot be used with family={name}: this model has no KV cache the "
+                          "engine can drive. Use cache=none, or a llada/dream checkpoint loaded natively "
+                          "(docs/families.md, KV caching).")
+    check(mode)
+
+
+def window_forward(forward: Forward, mode: str, batch: int) -> WindowForward:
+    """The forward the loop calls: a full forward (``cache=none``) or ``forward``'s block cache."""
+    check_cache(forward, mode)
+    if mode != "none":
+        return forward.block_cache(mode, batch)  # type: ignore[attr-defined]
+
+    def full(x: torch.Tensor, attention: torch.Tensor, rows: torch.Tensor, window: torch.Tensor,
+             refresh: torch.Tensor) -> torch.Tensor:
+        logits = forward(x[rows], attention[rows])
+        return logits.gather(1, window[:, :, None].expand(-1, -1, logits.shape[-1]))
+
+    return full
+
 
 @dataclass
 class DecodeOutput:
@@ -76,6 +122,7 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
     revised = torch.zeros(batch, dtype=torch.long, device=device)
     holding = torch.zeros(batch, dtype=torch.bool, device=device)
     sampler = SAMPLERS[cfg.strategy](cfg, batch, length, device)
+    model = window_forward(forward, cfg.cache, batch)
 
     while True:
         answer = x[:, start:]
@@ -92,12 +139,11 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
         step_in_block[rows] = torch.where(new_block, 0, step_in_block[rows])
         current_block[rows] = block
 
-        logits = forward(x[rows], attention[rows])[:, start:]
-        nfe[rows] += 1
         window = block[:, None] * width + offsets
         inside = window < length
         window = window.clamp(max=length - 1)
-        window_logits = logits.gather(1, window[:, :, None].expand(-1, -1, logits.shape[-1]))
+        window_logits = model(x, attention, rows, start + window, new_block)
+        nfe[rows] += 1
         window_logits[..., mask_id] = float("-inf")  # never propose the mask token itself
         view = StepView(window_logits, window, row_keys[rows], nfe[rows], cfg.temperature)
         current = answer[rows].gather(1, window)

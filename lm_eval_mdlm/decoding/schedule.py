@@ -73,6 +73,13 @@ def make_schedule(cfg: DecodeConfig, length: int) -> Schedule:
     """Lay out an answer of ``length`` tokens for ``cfg``; errors name the knob to change."""
     block_length = min(cfg.block_length or length, length)
     num_blocks = -(-length // block_length)
+    if cfg.cache != "none" and num_blocks == 1:
+        # One block means one refresh: every later step would reuse prompt keys/values computed while
+        # the whole answer was still masked. We refuse rather than silently decode that way.
+        raise ConfigError(
+            f"cache={cfg.cache} with block_length={cfg.block_length} puts this request's whole answer "
+            f"({length} tokens) in one block, so the cache would never be refreshed: use a block_length "
+            f"below {length} (e.g. {max(1, length // 4)}), or cache=none.")
     steps_per_block = None
     if cfg.strategy in QUOTA_STRATEGIES and cfg.steps is not None:
         if cfg.steps < num_blocks:

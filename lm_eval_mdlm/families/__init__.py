@@ -8,7 +8,8 @@ position ids, logit alignment and how the weights are loaded; see docs/families.
 
 Modules: ``base`` (contract + Denoiser), ``llada``, ``dream``, ``bert`` (masked LMs and the
 recognised-but-unsupported block-diffusion families), ``native`` (loading without remote code),
-``loading`` (``load_denoiser``), ``fixtures`` (tiny checkpoints for tests).
+``loading`` (``load_denoiser``), ``cache`` (Fast-dLLM KV caching, ``cache=prefix|dual``), ``fixtures``
+(tiny checkpoints for tests).
 """
 
 from lm_eval_mdlm.families.base import DTYPES, Denoiser, Family

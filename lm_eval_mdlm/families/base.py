@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from lm_eval_mdlm.config import ConfigError
+
 DTYPES = {"auto": "auto", "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 MASK_LAYOUTS = ("2d", "4d")
@@ -54,6 +56,10 @@ class Family:
     """Why this family cannot run yet (recognised so that it fails loudly instead of silently)."""
     strategies: tuple[str, ...] | None = None
     """Decoding strategies that work with this family; None = every strategy."""
+    kv_cache: bool = False
+    """The loaded module is one of transformers' decoders, whose attention layers call
+    ``cache.update(keys, values, layer)`` with rotated keys, so ``cache=prefix|dual`` can drive it.
+    Set by native loading; a checkpoint's own (remote) code or a masked LM has no such hook."""
 
     def __post_init__(self) -> None:
         if self.mask_layout not in MASK_LAYOUTS:
@@ -136,19 +142,57 @@ class Denoiser:
             self.spec.positions == "auto" and "position_ids" in params)
         # remote LLaDA under transformers 5 needs use_cache=False spelled out (no config.use_cache).
         self._use_cache = "use_cache" in params
+        # transformers renamed ``past_key_values`` to ``cache`` (5.x keeps the old name as an alias).
+        self._cache_arg = next((name for name in ("cache", "past_key_values") if name in params), None)
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
     @torch.inference_mode()
-    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, kv: Any = None) -> torch.Tensor:
+        """Aligned logits of a left-padded batch; ``kv`` (a KV-cache refresh) sees every layer's keys/values."""
         am = attention_mask.bool()
-        kwargs: dict[str, Any] = {}
-        kwargs["attention_mask"] = bidirectional_4d(am) if self.spec.mask_layout == "4d" else am.long()
-        if self._position_ids:
-            kwargs["position_ids"] = left_positions(am, self.spec.pad_position)
+        mask = bidirectional_4d(am) if self.spec.mask_layout == "4d" else am.long()
+        positions = left_positions(am, self.spec.pad_position) if self._position_ids else None
+        logits = self.logits(input_ids, mask, positions, kv=kv)
+        return unshift(logits, am) if self.spec.shift_logits else logits
+
+    def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor | None,
+               kv: Any = None) -> torch.Tensor:
+        """The module's own (possibly shifted) logits for a mask already in the family's layout.
+
+        ``kv`` is passed as the module's cache: an object whose ``update(keys, values, layer_idx)`` each
+        attention layer calls (:mod:`lm_eval_mdlm.families.cache`).
+        """
+        kwargs: dict[str, Any] = {"attention_mask": attention_mask}
+        if position_ids is not None:
+            kwargs["position_ids"] = position_ids
         if self._use_cache:
             kwargs["use_cache"] = False
-        logits = self.model(input_ids=input_ids, **kwargs).logits
-        return unshift(logits, am) if self.spec.shift_logits else logits
+        if kv is not None:
+            kwargs[self._cache_arg] = kv
+        return self.model(input_ids=input_ids, **kwargs).logits
+
+    def check_cache(self, mode: str) -> None:
+        """Raise a clear error for a ``cache=`` mode this model cannot run (checked before any forward)."""
+        if mode == "none" or (self.spec.kv_cache and self._cache_arg is not None):
+            return
+        from lm_eval_mdlm.families.loading import FAMILIES  # the registry imports this module
+
+        name = self.spec.name
+        if self.spec.native is not None:
+            why = (f"family={name}:remote runs the checkpoint's own modeling code, whose attention layers the "
+                   f"cache cannot feed; load it natively (family={name}, without ':remote')")
+        else:
+            why = f"family={name} has no KV cache this engine can drive"
+        supported = ", ".join(f.name for f in FAMILIES.values() if f.native is not None)
+        raise ConfigError(f"cache={mode} cannot be used here: {why}. Use cache=none, or a checkpoint of a "
+                          f"family that supports KV caching when loaded natively: {supported}.")
+
+    def block_cache(self, mode: str, batch: int) -> Any:
+        """A fresh KV cache for one ``denoise`` call over ``batch`` rows (see :mod:`~lm_eval_mdlm.families.cache`)."""
+        from lm_eval_mdlm.families.cache import BlockCache  # cache.py builds on this module
+
+        self.check_cache(mode)
+        return BlockCache(self, mode, batch)

@@ -177,8 +177,9 @@ def load_denoiser(pretrained: str, *, revision: str | None = None, dtype: str = 
     if spec is not None and spec.native is not None and not remote:
         model, raw, folder = _load_native(spec, pretrained, revision, dtype, split)
         # A full 4-D mask does not depend on how transformers turns a 2-D mask into a 4-D one (causal by
-        # default for decoder modules); is_causal=False on every layer is the second guard.
-        spec = dataclasses.replace(spec, mask_layout="4d")
+        # default for decoder modules); is_causal=False on every layer is the second guard. Transformers'
+        # decoders take a KV cache, so cache=prefix|dual works on this path (families/cache.py).
+        spec = dataclasses.replace(spec, mask_layout="4d", kv_cache=True)
         tokenizer = _tokenizer(folder, None, False)
     else:
         if remote and not trust_remote_code:
