@@ -12,7 +12,11 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any
 
-STRATEGIES = ("topk", "threshold", "factor", "eb", "dilated", "klass", "remdm", "rcr", "edit")
+STRATEGIES = ("topk", "threshold", "factor", "eb", "dilated", "klass", "remdm", "rcr", "edit", "generate")
+# Strategies run by a model's own sampler (its ``generate()``) instead of the engine's loop; the family
+# that has one maps our knobs onto it and refuses the others (docs/families.md, DiffusionGemma).
+MODEL_STRATEGIES = ("generate",)
+ENGINE_STRATEGIES = tuple(s for s in STRATEGIES if s not in MODEL_STRATEGIES)
 # Strategies whose per-step budget comes from k= / steps= (LLaDA's quota schedule).
 QUOTA_STRATEGIES = ("topk", "klass", "remdm", "rcr")
 REMDM_VARIANTS = ("cap", "rescale", "conf")
@@ -40,7 +44,8 @@ class DecodeConfig:
 
     strategy: str = "topk"
     """Select rule: ``topk`` (a fixed quota per step), ``threshold`` (Fast-dLLM's confidence
-    threshold) or ``factor`` (Fast-dLLM's factor rule)."""
+    threshold) or ``factor`` (Fast-dLLM's factor rule); ``generate`` runs the model's own sampler
+    instead of the engine (DiffusionGemma's default and only one; docs/families.md)."""
     score: str = "confidence"
     """Which masked positions are most ready: p(x0) ``confidence``, top-1 minus top-2 ``margin``,
     negative ``entropy``, ``random`` (seeded) or ``left_to_right``."""
@@ -56,14 +61,18 @@ class DecodeConfig:
     """factor: commit the largest n with (n + 1)(1 - c_(n)) < factor over descending scores c."""
     block_length: int | None = None
     """Semi-autoregressive blocks decoded left to right; the strategy acts inside the current block.
-    ``None`` = one block. A length that does not divide the answer leaves a shorter last block."""
+    ``None`` = one block. A length that does not divide the answer leaves a shorter last block.
+    Block-diffusion models (sdar, llada2) decode in their attention blocks, aligned to the prompt:
+    ``None`` there means the checkpoint's block size."""
     cache: str = "none"
     """KV caching across the steps of a block (Fast-dLLM, Wu et al. 2025, "Key-Value Cache for
     Block-Wise Decoding"): ``none``; ``prefix`` (the first step of a block refreshes the whole row,
     later steps feed the block and everything after it and reuse the keys/values left of the block);
     ``dual`` (later steps feed the block only and reuse prefix and suffix keys/values). Approximate:
     reused keys/values are those of the block's first step. Needs ``block_length`` and a model whose
-    attention takes a cache (llada, dream loaded natively); see docs/families.md."""
+    attention takes a cache (llada, dream loaded natively); see docs/families.md. On block-diffusion
+    models (sdar, llada2 loaded natively) both modes run the exact block cache (finished blocks never
+    change), whose outputs equal ``none``'s."""
     temperature: float = 0.0
     """0 = greedy; > 0 = Gumbel-max sampling in float64 (LLaDA's ``add_gumbel_noise``)."""
     seed: int = 0
@@ -88,7 +97,8 @@ class DecodeConfig:
     """remdm: remasking is active while the diffusion time t lies in [t_off, t_on] (the loop window)."""
     remdm_t_off: float = 0.0
     edit_threshold: float = 0.9
-    """edit: overwrite a committed token when the new prediction differs and has this confidence."""
+    """edit: overwrite a committed token when the new prediction differs and has this confidence (0 =
+    every differing prediction, LLaDA 2.1's S mode; docs/families.md lists LLaDA 2.x's settings)."""
     max_edit_steps: int = 4
     """edit: editing-only steps allowed after a block is filled (they stop early when nothing changes)."""
 
@@ -126,7 +136,9 @@ class DecodeConfig:
             raise ConfigError(
                 f"strategy={self.strategy} compares scores with a probability, so score={self.score} "
                 f"cannot be used; choose score from {', '.join(PROBABILITY_SCORES)}.")
-        if self.strategy not in QUOTA_STRATEGIES and (self.k is not None or self.steps is not None):
+        # a model's own sampler (strategy=generate) maps steps itself, and its family refuses k
+        stepped = QUOTA_STRATEGIES + MODEL_STRATEGIES
+        if self.strategy not in stepped and (self.k is not None or self.steps is not None):
             knob = f"k={self.k}" if self.k is not None else f"steps={self.steps}"
             raise ConfigError(
                 f"{knob} has no effect with strategy={self.strategy}, which decides how many tokens to "
@@ -135,9 +147,11 @@ class DecodeConfig:
         for name in ("entropy_bound", "klass_kl", "remdm_eta"):
             if not getattr(self, name) >= 0.0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} is invalid: it must be >= 0.")
-        for name in ("klass_confidence", "edit_threshold"):
-            if not 0.0 < getattr(self, name) <= 1.0:
-                raise ConfigError(f"{name}={getattr(self, name)!r} is invalid: it must lie in (0, 1].")
+        if not 0.0 < self.klass_confidence <= 1.0:
+            raise ConfigError(f"klass_confidence={self.klass_confidence!r} is invalid: it must lie in (0, 1].")
+        if not 0.0 <= self.edit_threshold <= 1.0:
+            raise ConfigError(f"edit_threshold={self.edit_threshold!r} is invalid: it must lie in [0, 1] "
+                              "(0 edits every committed token the model now predicts differently).")
         if not 0.0 <= self.remdm_t_off <= self.remdm_t_on <= 1.0:
             raise ConfigError(f"remdm_t_off={self.remdm_t_off!r}, remdm_t_on={self.remdm_t_on!r} are invalid: "
                               "need 0 <= remdm_t_off <= remdm_t_on <= 1 (the window of diffusion times).")
@@ -179,6 +193,8 @@ def _coerce_one(key: str, value: Any, type_name: Any) -> Any:
     if isinstance(value, str) and value.strip().lower() in ("none", "null", ""):
         if "None" in type_name:
             return None
+        if type_name == "str" and value.strip().lower() == "none":
+            return "none"  # a word some string knobs allow (cache=none); validation checks the rest
         raise ConfigError(f"{key} cannot be empty.")
     if not isinstance(value, str):
         if "int" in type_name and isinstance(value, float) and value.is_integer():

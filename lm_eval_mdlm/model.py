@@ -24,12 +24,12 @@ from tqdm import tqdm
 from lm_eval_mdlm import likelihood as likelihood_estimators
 from lm_eval_mdlm import traces
 from lm_eval_mdlm.distributed import Distributed, answer_real_requests, model_parallel_kwargs
-from lm_eval_mdlm.config import DecodeConfig, coerce, split_gen_kwargs
+from lm_eval_mdlm.config import MODEL_STRATEGIES, DecodeConfig, coerce, split_gen_kwargs
 from lm_eval_mdlm.decoding.loop import check_cache, denoise
 from lm_eval_mdlm.decoding.noise import row_keys
 from lm_eval_mdlm.decoding.schedule import make_schedule
 from lm_eval_mdlm.default_model import default_checkpoint
-from lm_eval_mdlm.families import Denoiser, load_denoiser
+from lm_eval_mdlm.families import Denoiser, Family, load_denoiser
 from lm_eval_mdlm.metrics.decoding import trace_metrics
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,10 @@ class MDLM(TemplateLM):
             max_length=None if max_length in (None, "None") else int(max_length),
             family=None if family in (None, "None", "") else str(family), **load_kwargs)
         check_cache(self.denoiser, self.config.cache)  # cache=prefix|dual needs a model with a KV cache
+        spec = getattr(self.denoiser, "spec", None)
+        if "strategy" not in decode_args and spec is not None and spec.strategies:
+            self.config = self.config.replace(strategy=spec.strategies[0])  # e.g. DiffusionGemma's generate()
+        self.config = self._decode_config(self.config)
         if load_kwargs:  # a split model takes its inputs where its embeddings live
             self._device = self.denoiser.device
         self.tokenizer = self.denoiser.tokenizer
@@ -165,6 +169,9 @@ class MDLM(TemplateLM):
 
     def _resolve_likelihood_rows(self) -> None:
         """With batch_size=auto, probe the likelihood batch size once, on first use."""
+        refuse = getattr(self.denoiser, "check_likelihood", None)  # families that cannot score likelihoods
+        if refuse is not None:
+            refuse()
         if self._probe_likelihood_rows:
             self._probe_likelihood_rows = False
             self.likelihood_config = replace(self.likelihood_config, batch_size=self._batch_size(0, self.max_length))
@@ -202,7 +209,13 @@ class MDLM(TemplateLM):
     def _generate(self, requests: list[Instance], disable_tqdm: bool) -> list[traces.TracedStr]:
         """Batches share one decoding config and answer length."""
         jobs = [self._prepare(i, request) for i, request in enumerate(requests)]
-        keys = row_keys([job["prompt"] for job in jobs], self.config.seed)
+        keys = [0] * len(jobs)
+        by_seed: dict[int, list[int]] = defaultdict(list)  # gen_kwargs may set a task's own seed
+        for i, job in enumerate(jobs):
+            by_seed[job["config"].seed].append(i)
+        for seed, members in by_seed.items():
+            for i, key in zip(members, row_keys([jobs[i]["prompt"] for i in members], seed)):
+                keys[i] = key
         groups: dict[tuple[DecodeConfig, int], list[int]] = defaultdict(list)
         for i, job in enumerate(jobs):
             groups[(job["config"], job["length"])].append(i)
@@ -211,13 +224,15 @@ class MDLM(TemplateLM):
         committed, forwards = 0, 0
         for (config, length), members in groups.items():
             members.sort(key=lambda i: -len(jobs[i]["prompt"]))  # similar lengths share a batch
-            schedule = make_schedule(config, length)
-            batch_size = self._batch_size(length, len(jobs[members[0]]["prompt"]))
+            schedule = make_schedule(config, length, aligned=getattr(self.denoiser, "block_causal", False))
+            own = config.strategy in MODEL_STRATEGIES  # the model's own sampler decodes row by row
+            batch_size = len(members) if own else self._batch_size(length, len(jobs[members[0]]["prompt"]))
             for start in range(0, len(members), batch_size):
                 batch = members[start:start + batch_size]
-                out = denoise(self.denoiser, [jobs[i]["prompt"] for i in batch], config, schedule,
-                              mask_id=self.denoiser.mask_id, pad_id=self.denoiser.pad_id,
-                              eos_ids=self.denoiser.eos_ids, keys=[keys[i] for i in batch], device=self._device)
+                prompts, batch_keys = [jobs[i]["prompt"] for i in batch], [keys[i] for i in batch]
+                out = self.denoiser.sample(prompts, config, schedule, keys=batch_keys) if own else denoise(
+                    self.denoiser, prompts, config, schedule, mask_id=self.denoiser.mask_id,
+                    pad_id=self.denoiser.pad_id, eos_ids=self.denoiser.eos_ids, keys=batch_keys, device=self._device)
                 answers, steps, nfe = out.answer.tolist(), out.finalized_at.tolist(), out.nfe.tolist()
                 revised = out.revised.tolist()
                 for row, i in enumerate(batch):
@@ -237,6 +252,7 @@ class MDLM(TemplateLM):
         if max_gen_toks is not None:  # the request's own length (recorded in its trace config too)
             config = config.replace(max_gen_toks=max_gen_toks)
         check_cache(self.denoiser, config.cache)  # gen_kwargs may turn the cache on per task
+        config = self._decode_config(config)
         length = config.max_gen_toks
         if length >= self.max_length:
             raise ValueError(f"max_gen_toks={length} leaves no room for the prompt in the model's "
@@ -268,6 +284,15 @@ class MDLM(TemplateLM):
         self.traces.append(record)
         traces.STORE.append(record)
         return traces.TracedStr(text, record)
+
+    def _decode_config(self, config: DecodeConfig) -> DecodeConfig:
+        """``config`` as the loaded model decodes it: its family may refuse the strategy or a knob, or fix
+        ``block_length`` (DiffusionGemma's canvas); oracles decode with any engine strategy."""
+        adapt = getattr(self.denoiser, "decode_config", None)
+        if adapt is None:
+            Family(name=self.denoiser.family).check_strategy(config.strategy)
+            return config
+        return adapt(config)
 
     def _batch_size(self, length: int, longest_prompt: int) -> int:
         """The fixed batch size, or for ``auto`` the largest power of two <= max_batch_size that fits."""

@@ -201,3 +201,13 @@ def test_agreement_with_no_cache(fixture: str, request: pytest.FixtureRequest) -
         share = (out.answer == base.answer).float().mean().item()
         print(f"{fixture} cache={mode}: {share:.2f} of answer tokens equal cache=none's")
         assert share > 10 / len(denoiser.tokenizer)
+
+
+def test_cache_none_spelled_on_the_command_line_is_the_default() -> None:
+    from lm_eval_mdlm.config import coerce
+
+    assert DecodeConfig(**coerce({"cache": "none"})) == DecodeConfig(**coerce({"cache": "None"})) == DecodeConfig()
+    with pytest.raises(ConfigError, match="strategy='none'.*topk"):
+        DecodeConfig(**coerce({"strategy": "none"}))
+    with pytest.raises(ConfigError, match="cache cannot be empty"):
+        coerce({"cache": ""})

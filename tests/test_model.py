@@ -185,3 +185,14 @@ def test_auto_batch_size_matches_fixed_batches(tiny_bert: str) -> None:
     assert lm._batch_size(13, 20) == 4
     _, fixed = generate(tiny_bert, 1)
     assert [str(o) for o in out] == [str(o) for o in fixed]
+
+
+def test_a_tasks_own_seed_in_gen_kwargs_seeds_its_samples(tiny_bert: str) -> None:
+    """--gen_kwargs seed=s draws exactly what model_args seed=s draws (and differs from another seed)."""
+    sampled = {"temperature": 1.0}
+    lm = MDLM(pretrained=tiny_bert, batch_size=4, **sampled)
+    per_request = [str(o) for o in lm.generate_until([request(c, doc_id=i, seed=5) for i, c in enumerate(PROMPTS)],
+                                                     disable_tqdm=True)]
+    _, model_seed = generate(tiny_bert, 4, seed=5, **sampled)
+    _, other_seed = generate(tiny_bert, 4, seed=6, **sampled)
+    assert per_request == [str(o) for o in model_seed] != [str(o) for o in other_seed]

@@ -17,6 +17,12 @@ The loop only needs each row's logits over its window, so the forward is wrapped
 (``cache=prefix|dual``, :mod:`lm_eval_mdlm.families.cache`) that runs a full *refresh* forward on
 a row's first step in a block and a cheaper windowed forward on its other steps. Either way a row
 takes exactly one forward per step, so NFE counts refreshes like any other step.
+
+Block-diffusion models (SDAR, LLaDA 2.x: a forward with ``block_causal`` set) are trained with blocks
+aligned to absolute positions, so the loop aligns its blocks to each row's prompt: a row whose prompt
+has P tokens starts in the block the prompt ends in (answer positions ``[0, W - P % W)``), then takes
+whole blocks (``Schedule.aligned``). Their forward is the model's block-causal one
+(:class:`~lm_eval_mdlm.families.block_causal.BlockCausalForward`), exact with or without a cache.
 """
 
 from __future__ import annotations
@@ -37,8 +43,9 @@ Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 WindowForward = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 """(canvas (B, L), attention (B, L) bool, rows (A,), window (A, W), refresh (A,) bool) -> logits (A, W, V).
 
-``window`` holds canvas positions of each row's current block (contiguous; repeated at the end when
-the block is shorter than W); ``refresh`` marks rows on their first step in that block. Row indices
+``window`` holds canvas positions of each row's current block (contiguous; when the block is shorter than
+W, the slots after it run on into the next block or repeat the last position, and the loop ignores their
+logits); ``refresh`` marks rows on their first step in that block. Row indices
 address the whole batch, so a cache can keep per-row state while rows leave the batch."""
 
 
@@ -60,9 +67,15 @@ def check_cache(forward: Forward, mode: str) -> None:
     check(mode)
 
 
-def window_forward(forward: Forward, mode: str, batch: int) -> WindowForward:
-    """The forward the loop calls: a full forward (``cache=none``) or ``forward``'s block cache."""
+def window_forward(forward: Forward, mode: str, batch: int, block_length: int | None = None) -> WindowForward:
+    """The forward the loop calls: a full forward (``cache=none``) or ``forward``'s block cache.
+
+    Block-causal models get the decoding ``block_length`` (their attention blocks are the decoding
+    blocks) and always decode through their own block forward, which also serves ``cache=none``.
+    """
     check_cache(forward, mode)
+    if block_length is not None:
+        return forward.block_cache(mode, batch, block_length)  # type: ignore[attr-defined]
     if mode != "none":
         return forward.block_cache(mode, batch)  # type: ignore[attr-defined]
 
@@ -108,9 +121,18 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
             *, mask_id: int, pad_id: int, eos_ids: Sequence[int], keys: Sequence[int],
             device: torch.device) -> DecodeOutput:
     """Decode one batch of answers of ``schedule.length`` tokens; see the module docstring."""
+    block_causal = bool(getattr(forward, "block_causal", False))
+    if block_causal != schedule.aligned:
+        raise ValueError(f"the model is {'' if block_causal else 'not '}block-causal but the schedule has "
+                         f"aligned={schedule.aligned}: build it with "
+                         f"make_schedule(cfg, length, aligned={block_causal}).")
     x, attention = build_canvas(prompts, schedule.length, mask_id, pad_id, device)
     start = x.shape[1] - schedule.length
-    batch, length, width = len(prompts), schedule.length, schedule.block_length
+    batch, length, width = len(prompts), schedule.length, schedule.width
+    block_length = schedule.block_length
+    # Answer positions before the first block boundary: the prompt's last block is shared with the answer.
+    phase = attention[:, :start].sum(1) % block_length if schedule.aligned \
+        else torch.zeros(batch, dtype=torch.long, device=device)
     finalized_at = torch.zeros(batch, length, dtype=torch.long, device=device)
     nfe = torch.zeros(batch, dtype=torch.long, device=device)
     current_block = torch.full((batch,), -1, dtype=torch.long, device=device)
@@ -122,7 +144,7 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
     revised = torch.zeros(batch, dtype=torch.long, device=device)
     holding = torch.zeros(batch, dtype=torch.bool, device=device)
     sampler = SAMPLERS[cfg.strategy](cfg, batch, length, device)
-    model = window_forward(forward, cfg.cache, batch)
+    model = window_forward(forward, cfg.cache, batch, block_length if schedule.aligned else None)
 
     while True:
         answer = x[:, start:]
@@ -134,13 +156,15 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
             break
         rows = live.nonzero().squeeze(1)
         first_masked = torch.where(masked[rows], positions, length).min(1).values
-        block = torch.where(holding[rows], current_block[rows], first_masked.clamp(max=length - 1) // width)
+        first_block = (first_masked.clamp(max=length - 1) + phase[rows]) // block_length
+        block = torch.where(holding[rows], current_block[rows], first_block)
         new_block = block != current_block[rows]
         step_in_block[rows] = torch.where(new_block, 0, step_in_block[rows])
         current_block[rows] = block
 
-        window = block[:, None] * width + offsets
-        inside = window < length
+        block_start, block_end = schedule.span(block, phase[rows])
+        window = block_start[:, None] + offsets
+        inside = window < block_end[:, None]
         window = window.clamp(max=length - 1)
         window_logits = model(x, attention, rows, start + window, new_block)
         nfe[rows] += 1
@@ -149,7 +173,7 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
         current = answer[rows].gather(1, window)
         ctx = StepContext(rows=rows, block=block, step_in_block=step_in_block[rows], new_block=new_block,
                           current=current, candidates=inside & (current == mask_id),
-                          committed=inside & (current != mask_id), schedule=schedule)
+                          committed=inside & (current != mask_id), schedule=schedule, phase=phase[rows])
         decision = sampler(view, ctx)
 
         # a token's finalization step is the step of its last change (revising samplers included)

@@ -47,6 +47,9 @@ class StepContext:
     committed: torch.Tensor
     """(A, W) committed positions inside the answer."""
     schedule: Schedule
+    phase: torch.Tensor
+    """(A,) answer positions before the first block boundary (0 unless blocks are aligned to the
+    prompt, :class:`~lm_eval_mdlm.decoding.schedule.Schedule`); schedule calls take it."""
 
 
 @dataclass
@@ -73,7 +76,8 @@ class Sampler:
             return Decision(select_threshold(scores, ctx.candidates, cfg.threshold))
         if cfg.strategy == "factor":
             return Decision(select_factor(scores, ctx.candidates, cfg.factor))
-        return Decision(select_topk(scores, ctx.candidates, ctx.schedule.quota(ctx.block, ctx.step_in_block)))
+        quota = ctx.schedule.quota(ctx.block, ctx.step_in_block, ctx.phase)
+        return Decision(select_topk(scores, ctx.candidates, quota))
 
 
 class EntropyBounded(Sampler):
@@ -122,7 +126,7 @@ class KLAdaptive(Sampler):
         self.stable[rows], self.previous[rows] = stable, logp
         scores = self.score(view)
         ready = ctx.candidates & (scores >= self.cfg.klass_confidence) & (stable >= self.cfg.klass_history)
-        fallback = select_topk(scores, ctx.candidates, ctx.schedule.quota(ctx.block, ctx.step_in_block))
+        fallback = select_topk(scores, ctx.candidates, ctx.schedule.quota(ctx.block, ctx.step_in_block, ctx.phase))
         return Decision(torch.where(ready.any(-1, keepdim=True), ready, fallback))
 
 
@@ -143,7 +147,7 @@ class ReMDM(Sampler):
 
     def __call__(self, view: StepView, ctx: StepContext) -> Decision:
         cfg = self.cfg
-        steps = ctx.schedule.block_steps(ctx.block).double()
+        steps = ctx.schedule.block_steps(ctx.block, ctx.phase).double()
         i = ctx.step_in_block.double().clamp(max=steps - 1)
         t, s = 1 - i / steps, 1 - (i + 1) / steps
         alpha_t, alpha_s = (1 - t)[:, None], (1 - s)[:, None]
@@ -181,7 +185,7 @@ class RunningConfidence(Sampler):
         held = self.running[ctx.rows].gather(1, view.positions)
         combined = torch.where(ctx.committed, held, fresh)
         inside = ctx.candidates | ctx.committed
-        keep = select_topk(combined, inside, ctx.schedule.cumulative_quota(ctx.block, ctx.step_in_block))
+        keep = select_topk(combined, inside, ctx.schedule.cumulative_quota(ctx.block, ctx.step_in_block, ctx.phase))
         write = ctx.candidates & keep
         r, j = write.nonzero(as_tuple=True)
         self.running[ctx.rows[r], view.positions[r, j]] = fresh[r, j]

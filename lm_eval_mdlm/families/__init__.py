@@ -6,10 +6,12 @@ It also knows its mask, EOS and pad ids and its maximum length. The family (:cla
 from the checkpoint's ``model_type``/``architectures`` or ``family=``) decides the mask layout,
 position ids, logit alignment and how the weights are loaded; see docs/families.md.
 
-Modules: ``base`` (contract + Denoiser), ``llada``, ``dream``, ``bert`` (masked LMs and the
-recognised-but-unsupported block-diffusion families), ``native`` (loading without remote code),
+Modules: ``base`` (contract + Denoiser), ``llada``, ``dream``, ``sdar`` and ``llada2`` (block
+diffusion; their block-causal mask and exact block cache in ``block_causal``), ``bert`` (masked LMs and
+recognised-but-unsupported families), ``native`` (loading without remote code),
 ``loading`` (``load_denoiser``), ``cache`` (Fast-dLLM KV caching, ``cache=prefix|dual``), ``fixtures``
-(tiny checkpoints for tests).
+(tiny checkpoints for tests), ``diffusion_gemma`` (DiffusionGemma, decoded by its own ``generate()``:
+``strategy=generate``; its tiny checkpoint in ``diffusion_gemma_fixture``).
 """
 
 from lm_eval_mdlm.families.base import DTYPES, Denoiser, Family

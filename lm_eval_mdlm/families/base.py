@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from lm_eval_mdlm.config import ConfigError
+from lm_eval_mdlm.config import ENGINE_STRATEGIES, MODEL_STRATEGIES, ConfigError, DecodeConfig
 
 DTYPES = {"auto": "auto", "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
@@ -55,11 +55,22 @@ class Family:
     unsupported: str | None = None
     """Why this family cannot run yet (recognised so that it fails loudly instead of silently)."""
     strategies: tuple[str, ...] | None = None
-    """Decoding strategies that work with this family; None = every strategy."""
+    """Decoding strategies that work with this family; None = every strategy the engine runs. The first
+    one is the family's default when ``strategy`` is not given."""
+    strategy_note: str | None = None
+    """Why the strategies outside ``strategies`` cannot run (appended to :meth:`check_strategy`'s error)."""
+    load: Callable[..., Any] | None = None
+    """Loads the checkpoint into a denoiser of the family's own (families decoded by their own sampler,
+    e.g. DiffusionGemma's ``generate()``); None: ``load_denoiser`` builds a :class:`Denoiser`."""
     kv_cache: bool = False
     """The loaded module is one of transformers' decoders, whose attention layers call
     ``cache.update(keys, values, layer)`` with rotated keys, so ``cache=prefix|dual`` can drive it.
     Set by native loading; a checkpoint's own (remote) code or a masked LM has no such hook."""
+    block_length: int | None = None
+    """Block-diffusion families (SDAR, LLaDA 2.x): attention is block-causal over blocks of this many
+    positions aligned to each row's first real token (:mod:`~lm_eval_mdlm.families.block_causal`), and
+    the decoding blocks are the same blocks. The released checkpoints' size; ``block_size`` or
+    ``block_length`` in config.json replaces it. None: bidirectional attention."""
 
     def __post_init__(self) -> None:
         if self.mask_layout not in MASK_LAYOUTS:
@@ -74,10 +85,16 @@ class Family:
         return model_type in self.model_types or bool(archs & set(self.architectures))
 
     def check_strategy(self, strategy: str) -> None:
-        """Raise a clear error for a strategy this family cannot decode with."""
-        if self.strategies is not None and strategy not in self.strategies:
-            raise ValueError(f"strategy={strategy!r} cannot be used with family={self.name}: "
-                             f"supported strategies: {', '.join(self.strategies)}.")
+        """Raise a clear error for a strategy this family cannot decode with.
+
+        A model's own sampler (``strategy=generate``) runs only where the family lists it."""
+        allowed = self.strategies if self.strategies is not None else ENGINE_STRATEGIES
+        if strategy not in allowed:
+            note = self.strategy_note or (
+                f"strategy={strategy} runs a model's own sampler, which family={self.name} does not have here "
+                "(docs/families.md)" if strategy in MODEL_STRATEGIES else "")
+            raise ConfigError(f"strategy={strategy!r} cannot be used with family={self.name}: "
+                              f"supported strategies: {', '.join(allowed)}." + (f" {note}." if note else ""))
 
 
 def token_id(tokenizer: Any, token: str | None) -> int | None:
@@ -149,11 +166,29 @@ class Denoiser:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    def decode_config(self, config: DecodeConfig) -> DecodeConfig:
+        """``config`` as this model decodes it; raises for a strategy its family cannot run.
+        Block-causal models decode in their attention blocks unless ``block_length`` is given."""
+        self.spec.check_strategy(config.strategy)
+        if self.block_causal and config.block_length is None:
+            return config.replace(block_length=self.spec.block_length)
+        return config
+
+    @property
+    def block_causal(self) -> bool:
+        """Whether attention is block-causal: the decoding loop then aligns its blocks to the model's."""
+        return self.spec.block_length is not None
+
     @torch.inference_mode()
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, kv: Any = None) -> torch.Tensor:
         """Aligned logits of a left-padded batch; ``kv`` (a KV-cache refresh) sees every layer's keys/values."""
         am = attention_mask.bool()
-        mask = bidirectional_4d(am) if self.spec.mask_layout == "4d" else am.long()
+        if self.block_causal:
+            from lm_eval_mdlm.families.block_causal import block_causal_4d  # builds on this module
+
+            mask = block_causal_4d(am, self.spec.block_length)
+        else:
+            mask = bidirectional_4d(am) if self.spec.mask_layout == "4d" else am.long()
         positions = left_positions(am, self.spec.pad_position) if self._position_ids else None
         logits = self.logits(input_ids, mask, positions, kv=kv)
         return unshift(logits, am) if self.spec.shift_logits else logits
@@ -190,9 +225,15 @@ class Denoiser:
         raise ConfigError(f"cache={mode} cannot be used here: {why}. Use cache=none, or a checkpoint of a "
                           f"family that supports KV caching when loaded natively: {supported}.")
 
-    def block_cache(self, mode: str, batch: int) -> Any:
-        """A fresh KV cache for one ``denoise`` call over ``batch`` rows (see :mod:`~lm_eval_mdlm.families.cache`)."""
-        from lm_eval_mdlm.families.cache import BlockCache  # cache.py builds on this module
+    def block_cache(self, mode: str, batch: int, block_length: int | None = None) -> Any:
+        """The forward of one ``denoise`` call over ``batch`` rows: for bidirectional models the
+        approximate cache of :mod:`~lm_eval_mdlm.families.cache`; for block-causal models (which pass
+        the decoding ``block_length``) the exact block cache of :mod:`~lm_eval_mdlm.families.block_causal`,
+        which also serves ``cache=none`` (nothing stored)."""
+        from lm_eval_mdlm.families.block_causal import BlockCausalForward  # both build on this module
+        from lm_eval_mdlm.families.cache import BlockCache
 
         self.check_cache(mode)
+        if self.block_causal:
+            return BlockCausalForward(self, batch, block_length or self.spec.block_length, store=mode != "none")
         return BlockCache(self, mode, batch)

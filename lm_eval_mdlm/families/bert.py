@@ -19,20 +19,3 @@ from lm_eval_mdlm.families.base import Family
 MASKED_LM = Family(name="masked_lm", shift_logits=False, mask_layout="2d", positions="auto",
                    auto_class="AutoModelForMaskedLM")
 """Chosen for any config whose ``model_type`` transformers maps to ``AutoModelForMaskedLM``."""
-
-_BLOCK_CAUSAL = ("it needs a 4-D block-causal attention mask aligned to absolute position 0 (a 2-D mask "
-                 "turns it causal) and a block-by-block decoding loop; this adapter is not implemented yet "
-                 "(issue 6)")
-
-# Recognised so that they fail loudly: loading them through the generic path would run them with a
-# 2-D mask, i.e. causally, and give silently wrong scores.
-LLADA2 = Family(name="llada2", model_types=("llada2_moe",), architectures=("LLaDA2MoeModelLM",),
-                mask_id=156895, eos_tokens=(("<|endoftext|>", 156892),), unsupported=_BLOCK_CAUSAL)
-"""LLaDA 2.x (inclusionAI): ``LLaDA2MoeConfig.model_type = "llada2_moe"``; mask 156895, EOS 156892."""
-SDAR = Family(name="sdar", model_types=("sdar",), architectures=("SDARForCausalLM",),
-              unsupported=_BLOCK_CAUSAL)
-"""SDAR / TraDo (JetAstra): ``SDARConfig.model_type = "sdar"``, a Qwen3 with block diffusion."""
-DIFFUSION_GEMMA = Family(
-    name="diffusion_gemma", model_types=("diffusion_gemma",), architectures=("DiffusionGemmaForBlockDiffusion",),
-    unsupported="it starts from random tokens and re-noises instead of masking, through an encoder/decoder "
-                "block-diffusion loop; this adapter is not implemented yet (issue 6)")

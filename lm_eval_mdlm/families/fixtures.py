@@ -133,3 +133,98 @@ def build_tiny_llada(path: str, seed: int = 0, hidden: int = 32, layers: int = 2
         "rope": True, "rope_full_precision": True, "rope_theta": 500000.0, "scale_logits": False,
         "torch_dtype": "float32", "use_cache": False, "vocab_size": vocab, "weight_tying": False}
     return _save(path, config, w, tok)
+
+
+def build_tiny_sdar(path: str, seed: int = 0, hidden: int = 32, layers: int = 2, heads: int = 4,
+                    kv_heads: int = 2, head_dim: int = 16, scale: float = 3.0) -> str:
+    """An SDAR-Chat-style checkpoint (``model_type`` "sdar", ``SDARForCausalLM``, Qwen3 names with per-head
+    q/k norms, tied embeddings as SDAR-1.7B/Qwen3-1.7B). Its tokenizer names ``<|MASK|>`` as mask token,
+    as SDAR's does (its ``generate.py`` reads ``tokenizer.mask_token``)."""
+    tok = _tokenizer({"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "mask_token": "<|MASK|>"},
+                     ["<|im_start|>", "<|endoftext|>"])
+    vocab, inter = len(tok), 2 * hidden
+    gen = torch.Generator().manual_seed(seed)
+    w: dict[str, torch.Tensor] = {"model.embed_tokens.weight": torch.randn(vocab, hidden, generator=gen) * scale
+                                  / hidden ** 0.5, "model.norm.weight": _norm(gen, hidden)}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        for name, n in (("q_proj", heads), ("k_proj", kv_heads), ("v_proj", kv_heads)):
+            w[p + f"self_attn.{name}.weight"] = _linear(gen, n * head_dim, hidden, scale)
+        w[p + "self_attn.o_proj.weight"] = _linear(gen, hidden, heads * head_dim, 1.0)
+        w[p + "self_attn.q_norm.weight"] = _norm(gen, head_dim)
+        w[p + "self_attn.k_norm.weight"] = _norm(gen, head_dim)
+        w[p + "mlp.gate_proj.weight"] = _linear(gen, inter, hidden, 1.0)
+        w[p + "mlp.up_proj.weight"] = _linear(gen, inter, hidden, 1.0)
+        w[p + "mlp.down_proj.weight"] = _linear(gen, hidden, inter, 1.0)
+        w[p + "input_layernorm.weight"] = _norm(gen, hidden)
+        w[p + "post_attention_layernorm.weight"] = _norm(gen, hidden)
+    ids = {name: tok.convert_tokens_to_ids(t) for name, t in (("eos", "<|im_end|>"), ("pad", "<|endoftext|>"))}
+    config = {  # the fields of JetLM/SDAR-*-Chat's config.json (a Qwen3 config), at tiny sizes
+        "architectures": ["SDARForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
+        "auto_map": {"AutoConfig": "configuration_sdar.SDARConfig", "AutoModel": "modeling_sdar.SDARModel",
+                     "AutoModelForCausalLM": "modeling_sdar.SDARForCausalLM"},
+        "bos_token_id": ids["pad"], "eos_token_id": ids["eos"], "head_dim": head_dim, "hidden_act": "silu",
+        "hidden_size": hidden, "initializer_range": 0.02, "intermediate_size": inter,
+        "max_position_embeddings": 256, "max_window_layers": layers, "model_type": "sdar",
+        "num_attention_heads": heads, "num_hidden_layers": layers, "num_key_value_heads": kv_heads,
+        "rms_norm_eps": 1e-6, "rope_scaling": None, "rope_theta": 1000000.0, "sliding_window": None,
+        "tie_word_embeddings": True, "torch_dtype": "float32", "use_cache": True, "use_sliding_window": False,
+        "vocab_size": vocab}
+    return _save(path, config, w, tok)
+
+
+def build_tiny_llada2(path: str, seed: int = 0, hidden: int = 32, layers: int = 2, heads: int = 4,
+                      kv_heads: int = 2, head_dim: int = 16, experts: int = 8, scale: float = 3.0) -> str:
+    """A LLaDA2.0-mini-style checkpoint (``model_type`` "llada2_moe", ``LLaDA2MoeModelLM``): fused
+    ``query_key_value``, q/k layernorms, partial rotary, a dense first layer, then sigmoid-routed experts
+    in groups with an expert bias and one shared expert. Its tokenizer, like LLaDA 2.x's, leaves
+    ``mask_token`` unset: the adapter must find ``<|mask|>``."""
+    tok = _tokenizer({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"},
+                     ["<|mask|>", "<role>", "</role>", "<|role_end|>"])
+    vocab, inter, moe_inter = len(tok), 2 * hidden, hidden // 2
+    gen = torch.Generator().manual_seed(seed)
+    w: dict[str, torch.Tensor] = {"model.word_embeddings.weight": torch.randn(vocab, hidden, generator=gen),
+                                  "model.norm.weight": _norm(gen, hidden),
+                                  "lm_head.weight": _linear(gen, vocab, hidden, scale)}
+
+    def mlp(prefix: str, size: int) -> None:
+        w[prefix + "gate_proj.weight"] = _linear(gen, size, hidden, 1.0)
+        w[prefix + "up_proj.weight"] = _linear(gen, size, hidden, 1.0)
+        w[prefix + "down_proj.weight"] = _linear(gen, hidden, size, 1.0)
+
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        w[p + "attention.query_key_value.weight"] = _linear(gen, (heads + 2 * kv_heads) * head_dim, hidden, scale)
+        w[p + "attention.query_layernorm.weight"] = _norm(gen, head_dim)
+        w[p + "attention.key_layernorm.weight"] = _norm(gen, head_dim)
+        w[p + "attention.dense.weight"] = _linear(gen, hidden, heads * head_dim, 1.0)
+        w[p + "input_layernorm.weight"] = _norm(gen, hidden)
+        w[p + "post_attention_layernorm.weight"] = _norm(gen, hidden)
+        if i == 0:  # first_k_dense_replace = 1
+            mlp(p + "mlp.", inter)
+            continue
+        w[p + "mlp.gate.weight"] = _linear(gen, experts, hidden, 3.0)
+        w[p + "mlp.gate.expert_bias"] = 0.1 * torch.randn(experts, generator=gen)
+        for e in range(experts):
+            mlp(p + f"mlp.experts.{e}.", moe_inter)
+        mlp(p + "mlp.shared_experts.", moe_inter)
+    eos = tok.convert_tokens_to_ids("<|endoftext|>")
+    config = {  # the fields of inclusionAI/LLaDA2.0-mini's config.json, at tiny sizes
+        "architectures": ["LLaDA2MoeModelLM"], "attention_dropout": 0.0,
+        "auto_map": {"AutoConfig": "configuration_llada2_moe.LLaDA2MoeConfig",
+                     "AutoModel": "modeling_llada2_moe.LLaDA2MoeModel",
+                     "AutoModelForCausalLM": "modeling_llada2_moe.LLaDA2MoeModelLM"},
+        "embedding_dropout": 0.0, "first_k_dense_replace": 1, "head_dim": head_dim, "hidden_act": "silu",
+        "hidden_size": hidden, "initializer_range": 0.02, "intermediate_size": inter,
+        "max_position_embeddings": 256, "max_window_layers": layers, "model_type": "llada2_moe",
+        "moe_intermediate_size": moe_inter, "moe_router_enable_expert_bias": True, "n_group": 4,
+        "norm_head": False, "norm_softmax": False, "norm_topk_prob": True, "num_attention_heads": heads,
+        "num_experts": experts, "num_experts_per_tok": 2, "num_hidden_layers": layers,
+        "num_key_value_heads": kv_heads, "num_shared_experts": 1, "output_dropout": 0.0,
+        "output_router_logits": False, "pad_token_id": eos, "partial_rotary_factor": 0.5, "rms_norm_eps": 1e-6,
+        "rope_scaling": None, "rope_theta": 600000, "rotary_dim": head_dim // 2, "routed_scaling_factor": 2.5,
+        "router_dtype": "fp32", "score_function": "sigmoid", "tie_word_embeddings": False, "topk_group": 2,
+        "torch_dtype": "float32", "use_bias": False, "use_cache": False, "use_qk_norm": True,
+        "use_qkv_bias": False, "use_rmsnorm": True, "use_sliding_window": False,
+        "using_split_qkv_in_self_attention": False, "vocab_size": vocab}
+    return _save(path, config, w, tok)

@@ -17,10 +17,13 @@ from typing import Any
 import torch
 
 from lm_eval_mdlm.families.base import DTYPES, Denoiser, Family, token_id
-from lm_eval_mdlm.families.bert import DIFFUSION_GEMMA, LLADA2, MASKED_LM, SDAR
+from lm_eval_mdlm.families.bert import MASKED_LM
+from lm_eval_mdlm.families.diffusion_gemma import DIFFUSION_GEMMA
 from lm_eval_mdlm.families.dream import DREAM
 from lm_eval_mdlm.families.llada import LLADA
+from lm_eval_mdlm.families.llada2 import LLADA2
 from lm_eval_mdlm.families.native import checkpoint_folder, read_config, read_state_dict, torch_dtype
+from lm_eval_mdlm.families.sdar import SDAR
 from lm_eval_mdlm.oracle import is_oracle_spec, load_oracle
 
 logger = logging.getLogger(__name__)
@@ -119,6 +122,17 @@ def resolve_eos_ids(tokenizer: Any, family: Family | None, vocab_size: int) -> t
     return tuple(dict.fromkeys(i for i in ids if 0 <= i < vocab_size))
 
 
+def block_size(config: dict[str, Any], family: Family) -> int:
+    """A block-diffusion checkpoint's attention block: ``block_size`` / ``block_length`` from its config
+    (some SDAR-derived configs carry ``block_size``), else the family's released block length."""
+    value = config.get("block_size") or config.get("block_length") or family.block_length
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{family.name}: config block size {value!r} is invalid: it must be an integer >= 1. Fix "
+                         "block_size in config.json, or remove it to use the family's default "
+                         f"({family.block_length}).")
+    return value
+
+
 def _tokenizer(path: str, revision: str | None, trust_remote_code: bool) -> Any:
     import transformers
 
@@ -174,6 +188,9 @@ def load_denoiser(pretrained: str, *, revision: str | None = None, dtype: str = 
     spec, remote = detect_family(raw, pretrained, family)
     split = {k: v for k, v in (("device_map", device_map), ("max_memory", max_memory),
                                 ("offload_folder", offload_folder)) if v is not None} if device_map else {}
+    if spec is not None and spec.load is not None:  # decoded by its own sampler (diffusion_gemma)
+        return spec.load(pretrained, revision=revision, dtype=dtype, device=device, remote=remote,
+                         mask_id=mask_id, max_length=max_length, split=split)
     if spec is not None and spec.native is not None and not remote:
         model, raw, folder = _load_native(spec, pretrained, revision, dtype, split)
         # A full 4-D mask does not depend on how transformers turns a 2-D mask into a 4-D one (causal by
@@ -191,6 +208,8 @@ def load_denoiser(pretrained: str, *, revision: str | None = None, dtype: str = 
         tokenizer = _tokenizer(pretrained, revision, trust_remote_code)
         model = getattr(transformers, auto_class).from_pretrained(
             pretrained, revision=revision, trust_remote_code=trust_remote_code, dtype=DTYPES[dtype], **split)
+    if spec is not None and spec.block_length is not None:
+        spec = dataclasses.replace(spec, block_length=block_size(raw, spec))
     if not split:  # a device_map places the layers itself; .to() would undo it
         model.to(device)
     model.eval()
