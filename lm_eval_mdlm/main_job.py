@@ -2,8 +2,7 @@
 
 It shells out to ``python -m lm_eval`` exactly as a user would, so it exercises registration, task
 discovery, generation, scoring and decoding traces end to end, offline, and prints lm-eval's table.
-It evaluates the shipped default model; while this install has none, a tiny random-weight checkpoint
-built on the fly (scores near zero; the decoding metrics are real), and it says so.
+It evaluates the shipped default model (``--pretrained`` picks another).
 """
 
 from __future__ import annotations
@@ -12,31 +11,22 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 
 from lm_eval_mdlm.default_model import default_checkpoint
-from lm_eval_mdlm.testing import build_tiny_model
 
 DEFAULT_TASKS = "parallelbench_waiting_line_gen"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pretrained", help="model folder or hub id (default: a tiny random model)")
+    parser.add_argument("--pretrained", help="model folder or hub id (default: the shipped default model)")
     parser.add_argument("--tasks", default=DEFAULT_TASKS)
     parser.add_argument("--model_args", default="strategy=threshold,threshold=0.9",
                         help="extra --model_args besides pretrained")
     parser.add_argument("--limit", default="20")
     parser.add_argument("--output_path", default="out/main_job")
     args = parser.parse_args(argv)
-    pretrained = args.pretrained
-    if pretrained is None:
-        try:
-            pretrained = default_checkpoint()
-        except FileNotFoundError:
-            print("No trained default model in this install: evaluating a tiny random-weight model instead "
-                  "(scores ~0; decoding metrics are real). Pass --pretrained to use another model.", flush=True)
-            pretrained = build_tiny_model(os.path.join(tempfile.mkdtemp(), "tiny_mdlm"))
+    pretrained = args.pretrained or default_checkpoint()
     model_args = ",".join(filter(None, [f"pretrained={pretrained}", args.model_args]))
     command = [sys.executable, "-m", "lm_eval", "--model", "mdlm", "--model_args", model_args,
                "--tasks", args.tasks, "--limit", args.limit, "--device", "cpu", "--batch_size", "8",

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 BIN = Path(sys.executable).parent
+# Floors for the shipped default model at 20 documents per op (one token per step); measured in README's table.
+DEFAULT_MODEL_FLOOR = {"copy": 0.8, "mean": 0.3}  # measured at 30 docs, k=1: copy 1.0, mean of the five 0.47
 TRACE_KEYS = {"afp", "kendall_tau", "nfe", "tokens_per_step"}
 
 
@@ -124,3 +126,19 @@ def test_registration_hook_is_light_and_keeps_builtins() -> None:
             "assert r.get_model('mdlm').__name__ == 'MDLM'\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_default_model_runs_the_waiting_line_offline_without_pretrained(tmp_path: Path) -> None:
+    """`lm_eval --model mdlm` with no model_args: the shipped model, offline, on the generated Waiting Line."""
+    ops = ("copy", "reverse", "replace_index", "insert_index", "remove_index")
+    tasks = [f"parallelbench_waiting_line_{op}_gen" for op in ops]
+    run_cli([str(BIN / "lm_eval")], "--model", "mdlm", "--tasks", ",".join(tasks), "--limit", "20",
+            "--device", "cpu", "--batch_size", "16", "--apply_chat_template", "--fewshot_as_multiturn",
+            "--output_path", str(tmp_path / "out"))
+    results, _, traces = read_outputs(tmp_path / "out")
+    assert results["config"]["model_args"] in ("", None, {}) and len(traces) == 20 * len(ops)
+    scores = {op: results["results"][task]["score,none"] for op, task in zip(ops, tasks)}
+    # a random-weight model scores 0 on every op; the shipped model copies (README table for all ops)
+    assert scores["copy"] >= DEFAULT_MODEL_FLOOR["copy"], scores
+    assert sum(scores.values()) / len(ops) >= DEFAULT_MODEL_FLOOR["mean"], scores
+    assert all(results["results"][task]["afp,none"] == 1.0 for task in tasks)  # one token per step

@@ -50,6 +50,19 @@ def test_tokenizer_keeps_every_name_part_one_token() -> None:
     assert tokenizer.decode(tokenizer(text).input_ids) == text
 
 
+def test_curriculum_stages_render_echoes_zero_shot_and_one_shot_prompts() -> None:
+    from lm_eval_mdlm.metrics.lists import parse_list
+
+    tokenizer = build_tokenizer(data.corpus(random.Random(0), documents_per_task=20), 600)
+    sampler, rng = data.Sampler(tokenizer), random.Random(3)
+    for prompt, answer in sampler("echo3", rng, 50):
+        assert prompt == f"<|user|>\n{answer}\n<|assistant|>\n" and 1 <= len(parse_list(answer)) <= 3
+    zero, one = sampler("all0", rng, 40), sampler("all", rng, 40)
+    assert all(p.count("<|user|>") == 1 for p, _ in zero) and all(p.count("<|user|>") == 2 for p, _ in one)
+    with pytest.raises(ValueError, match="unknown curriculum stage 'echo9'.*echo1"):
+        sampler("echo9", rng, 1)
+
+
 def test_training_never_sees_evaluation_documents() -> None:
     rng = random.Random(1)
     stream = data.documents(("waiting_line/copy",), (3, 3), rng)
@@ -78,9 +91,11 @@ def test_train_tiny_smoke(tmp_path) -> None:
     from lm_eval_mdlm.model import MDLM
 
     summary = run(str(tmp_path / "ckpt"), hidden=32, layers=1, heads=2, intermediate=64, batch_size=8,
-                  steps=30, warmup=5, lr=3e-3, vocab_size=600, threads=1, bf16=False, full_mask_rate=0.5)
-    assert summary["steps_run"] == 30 and summary["final_loss"] < summary["first_loss"]
+                  steps=30, stop_after=None, warmup=5, lr=3e-3, vocab_size=600, threads=1, full_mask_rate=0.5,
+                  phase2={"steps": 10, "warmup": 2})
+    assert summary["phase1"]["steps_run"] == 30 and summary["phase1"]["final_loss"] < summary["phase1"]["first_loss"]
+    assert summary["steps_run"] == 10 and summary["recipe"]["init_from"] == str(tmp_path / "ckpt" / "phase1")
     recorded = json.loads((tmp_path / "ckpt" / "recipe.json").read_text())
-    assert recorded["recipe"]["hidden"] == 32
+    assert recorded["recipe"]["hidden"] == 32 and recorded["recipe"]["lr"] == 5e-4
     lm = MDLM(pretrained=str(tmp_path / "ckpt"))
     assert lm.denoiser.mask_id == lm.tokenizer.mask_token_id and lm.denoiser.eos_ids == (lm.tokenizer.eos_token_id,)

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
+from lm_eval_mdlm.tasks import vocab
+from lm_eval_mdlm.metrics.lists import format_list
 from lm_eval_mdlm.tasks.generate import generate
 from lm_eval_mdlm.tasks.records import records_to_docs
 from lm_eval_mdlm.tasks.specs import get_spec
@@ -22,12 +24,16 @@ from lm_eval_mdlm.tasks.specs import get_spec
 WAITING_LINE_OPS = ("copy", "reverse", "replace_index", "insert_index", "remove_index", "sort", "shuffle",
                     "insert_random", "remove_random", "replace_random")
 LIST_OPS = ("copy", "replace_index", "replace_random", "shuffle")
-# Curriculum stages: (task ids, list lengths). Copying is learnt first on short lists, then all ops.
-STAGES: dict[str, tuple[tuple[str, ...], tuple[int, int]]] = {
-    "copy": (tuple(f"waiting_line/{op}" for op in ("copy", "reverse")) + ("list_ops/copy",), (3, 6)),
+# Curriculum stages. ``echo<n>``: the user message is a list of 1..n people and the answer repeats it
+# (copying is learnt on 1-2 people in a few hundred steps, then grows with the list length); ``all``:
+# the evaluated one-shot format of every operation; ``all0``: the same prompts without the one-shot
+# example. ``a+b``: each row drawn from stage a or b (the echo rows keep the copying skill alive).
+ECHO_STAGES = {"echo1": 1, "echo2": 2, "echo3": 3, "echo6": 6}
+TASK_STAGES: dict[str, tuple[tuple[str, ...], tuple[int, int]]] = {
     "all": (tuple(f"waiting_line/{op}" for op in WAITING_LINE_OPS) + tuple(f"list_ops/{op}" for op in LIST_OPS),
             (3, 6)),
 }
+STAGES = (*ECHO_STAGES, *TASK_STAGES, *(f"{name}0" for name in TASK_STAGES))
 EVAL_SEED, EVAL_SAMPLES = 0, 100  # what task_yamls/parallelbench/*_gen.yaml evaluate on
 
 
@@ -65,20 +71,39 @@ class Sampler:
         self._streams: dict[str, Iterator[dict[str, Any]]] = {}
 
     def __call__(self, stage: str, rng: random.Random, batch_size: int) -> list[tuple[str, str]]:
+        if "+" in stage:  # a mixture: each row comes from one of the stages, drawn uniformly
+            parts = stage.split("+")
+            counts = [0] * len(parts)
+            for _ in range(batch_size):
+                counts[rng.randrange(len(parts))] += 1
+            return [row for part, count in zip(parts, counts) if count for row in self(part, rng, count)]
         if stage not in STAGES:
             raise ValueError(f"unknown curriculum stage {stage!r}; valid: {', '.join(STAGES)}.")
+        if stage in ECHO_STAGES:
+            lists = [echo_list(rng, ECHO_STAGES[stage]) for _ in range(batch_size)]
+            return [(self.render([{"role": "user", "content": text}]), text) for text in lists]
+        one_shot = stage in TASK_STAGES
         if stage not in self._streams:
-            self._streams[stage] = documents(*STAGES[stage], rng)
-        stream = self._streams[stage]
-        batch = [next(stream) for _ in range(batch_size)]
-        return [(self.tokenizer.apply_chat_template(messages(d), tokenize=False, add_generation_prompt=True),
-                 d["target"]) for d in batch]
+            self._streams[stage] = documents(*TASK_STAGES[stage if one_shot else stage[:-1]], rng)
+        batch = [next(self._streams[stage]) for _ in range(batch_size)]
+        return [(self.render(messages(d) if one_shot else [{"role": "user", "content": d["prompt"]}]), d["target"])
+                for d in batch]
+
+    def render(self, turns: list[dict[str, str]]) -> str:
+        return self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+
+
+def echo_list(rng: random.Random, max_items: int) -> str:
+    """A Waiting Line list of 1..max_items people, written as the tasks write lists."""
+    people = [f"{rng.choice(vocab.FIRST_NAMES)} {rng.choice(vocab.LAST_NAMES)}"
+              for _ in range(rng.randint(1, max_items))]
+    return format_list(people, quoted=True)
 
 
 def corpus(rng: random.Random, documents_per_task: int = 200) -> list[str]:
     """Texts to train the tokenizer on: prompts and answers of every training task."""
     texts = []
-    for task_id in STAGES["all"][0]:
+    for task_id in TASK_STAGES["all"][0]:
         docs = records_to_docs(get_spec(task_id), generate(task_id, lengths=(3, 6), num_samples=documents_per_task,
                                                              seed=rng.randrange(1, 1 << 31)))
         for doc in docs:

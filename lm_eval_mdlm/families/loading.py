@@ -20,7 +20,7 @@ from lm_eval_mdlm.families.base import DTYPES, Denoiser, Family, token_id
 from lm_eval_mdlm.families.bert import MASKED_LM
 from lm_eval_mdlm.families.diffusion_gemma import DIFFUSION_GEMMA
 from lm_eval_mdlm.families.dream import DREAM
-from lm_eval_mdlm.families.llada import LLADA
+from lm_eval_mdlm.families.llada import LLADA, LLADA_MOE
 from lm_eval_mdlm.families.llada2 import LLADA2
 from lm_eval_mdlm.families.native import checkpoint_folder, read_config, read_state_dict, torch_dtype
 from lm_eval_mdlm.families.sdar import SDAR
@@ -28,7 +28,7 @@ from lm_eval_mdlm.oracle import is_oracle_spec, load_oracle
 
 logger = logging.getLogger(__name__)
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (LLADA, DREAM, MASKED_LM, LLADA2, SDAR, DIFFUSION_GEMMA)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (LLADA, LLADA_MOE, DREAM, MASKED_LM, LLADA2, SDAR, DIFFUSION_GEMMA)}
 """Every family by name (the values ``family=`` accepts, optionally with ``:remote``)."""
 
 
