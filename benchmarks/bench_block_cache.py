@@ -33,6 +33,8 @@ from lm_eval_mdlm.families import load_denoiser
 from lm_eval_mdlm.families.base import left_positions
 from lm_eval_mdlm.families.fixtures import build_tiny_llada2, build_tiny_sdar
 
+from bench_cache import time_interleaved  # benchmarks/ is on sys.path when a script here runs
+
 PROMPTS = ["Copy the list: [1, 2, 3]",
            "The quick brown fox jumps over the lazy dog. Question: what did the fox jump over? Answer in one word.",
            "hello world",
@@ -97,13 +99,7 @@ def main() -> None:
     for family, path in models.items():
         denoiser = load_denoiser(path)
         prompts = [denoiser.tokenizer(p).input_ids for p in PROMPTS]
-        times: dict[str, list[float]] = {mode: [] for mode in MODES}
-        outs: dict[str, DecodeOutput] = {}
-        decode(denoiser, prompts, "none", args)  # warm-up
-        for _ in range(args.repeats):
-            for mode in MODES:
-                seconds, outs[mode] = decode(denoiser, prompts, mode, args)
-                times[mode].append(seconds)
+        times, outs = time_interleaved(decode, denoiser, prompts, MODES, args)
         speedups = [none / cached for none, cached in zip(times["none"], times["prefix"])]
         gap = LogitGap(denoiser)
         decode(denoiser, prompts, "prefix", args, model=gap)

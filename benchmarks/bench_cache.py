@@ -21,6 +21,8 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -81,6 +83,21 @@ def decode(denoiser, prompts: list[list[int]], mode: str, args: argparse.Namespa
     return time.perf_counter() - start, out
 
 
+def time_interleaved(decode: Callable[..., tuple[float, DecodeOutput]], denoiser: Any, prompts: list[list[int]],
+                     modes: tuple[str, ...], args: argparse.Namespace
+                     ) -> tuple[dict[str, list[float]], dict[str, DecodeOutput]]:
+    """Seconds per repeat and the last output of each cache mode, modes interleaved within every repeat
+    (so machine noise hits them alike), after one warm-up run."""
+    times: dict[str, list[float]] = {mode: [] for mode in modes}
+    outs: dict[str, DecodeOutput] = {}
+    decode(denoiser, prompts, modes[0], args)
+    for _ in range(args.repeats):
+        for mode in modes:
+            seconds, outs[mode] = decode(denoiser, prompts, mode, args)
+            times[mode].append(seconds)
+    return times, outs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -103,13 +120,7 @@ def main() -> None:
     for family, path in models.items():
         denoiser = load_denoiser(path)
         prompts = [denoiser.tokenizer(p).input_ids for p in PROMPTS]
-        times: dict[str, list[float]] = {mode: [] for mode in MODES}
-        outs: dict[str, DecodeOutput] = {}
-        decode(denoiser, prompts, "none", args)  # warm-up
-        for _ in range(args.repeats):
-            for mode in MODES:
-                seconds, outs[mode] = decode(denoiser, prompts, mode, args)
-                times[mode].append(seconds)
+        times, outs = time_interleaved(decode, denoiser, prompts, MODES, args)
         lengths = sorted(len(p) for p in prompts)
         for mode in MODES:
             speedups = [none / t for none, t in zip(times["none"], times[mode])]

@@ -37,3 +37,32 @@ def tiny_modernbert(tmp_path_factory: pytest.TempPathFactory) -> str:
     from lm_eval_mdlm.testing import build_tiny_model
 
     return build_tiny_model(str(tmp_path_factory.mktemp("tiny_modernbert")), arch="modernbert", init_std=0.5)
+
+
+@pytest.fixture(scope="session")
+def tiny_llada(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """LLaDA's config fields and weight names (families/fixtures.py)."""
+    from lm_eval_mdlm.families.fixtures import build_tiny_llada
+
+    return build_tiny_llada(str(tmp_path_factory.mktemp("tiny_llada")))
+
+
+@pytest.fixture(scope="session")
+def tiny_dream(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from lm_eval_mdlm.families.fixtures import build_tiny_dream
+
+    return build_tiny_dream(str(tmp_path_factory.mktemp("tiny_dream")))
+
+
+@pytest.fixture(scope="session")
+def tiny_sdar(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from lm_eval_mdlm.families.fixtures import build_tiny_sdar
+
+    return build_tiny_sdar(str(tmp_path_factory.mktemp("tiny_sdar")))
+
+
+@pytest.fixture(scope="session")
+def tiny_llada2(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from lm_eval_mdlm.families.fixtures import build_tiny_llada2
+
+    return build_tiny_llada2(str(tmp_path_factory.mktemp("tiny_llada2")))

@@ -27,28 +27,15 @@ from lm_eval_mdlm.families import FAMILIES, load_denoiser
 from lm_eval_mdlm.families import loading
 from lm_eval_mdlm.families.base import left_positions
 from lm_eval_mdlm.families.block_causal import block_causal_4d
-from lm_eval_mdlm.families.fixtures import build_tiny_dream, build_tiny_llada2, build_tiny_sdar
+from lm_eval_mdlm.families.fixtures import build_tiny_dream
 from lm_eval_mdlm.model import MDLM
 
+from test_families import _rms
 from test_model import PROMPTS, request
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = ["tiny_sdar", "tiny_llada2"]
 BLOCK = 4  # small blocks, so that short rows span several (LLaDA 2.x's own blocks are 32 long)
-
-
-@pytest.fixture(scope="module")
-def tiny_sdar(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return build_tiny_sdar(str(tmp_path_factory.mktemp("tiny_sdar")))
-
-
-@pytest.fixture(scope="module")
-def tiny_llada2(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return build_tiny_llada2(str(tmp_path_factory.mktemp("tiny_llada2")))
-
-
-def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    return weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
 
 
 def _rope(x: torch.Tensor, theta: float, rotary: int) -> torch.Tensor:

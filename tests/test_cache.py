@@ -20,7 +20,6 @@ from lm_eval_mdlm.decoding.noise import row_keys
 from lm_eval_mdlm.decoding.schedule import make_schedule
 from lm_eval_mdlm.families import load_denoiser
 from lm_eval_mdlm.families.cache import BlockCache
-from lm_eval_mdlm.families.fixtures import build_tiny_dream, build_tiny_llada
 from lm_eval_mdlm.model import MDLM
 
 from test_families import reference_forward, reference_logits
@@ -29,16 +28,6 @@ from test_model import PROMPTS, request
 FAMILIES = ["tiny_llada", "tiny_dream"]
 MODES = ["prefix", "dual"]
 BLOCK = 4
-
-
-@pytest.fixture(scope="module")
-def tiny_dream(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return build_tiny_dream(str(tmp_path_factory.mktemp("tiny_dream")))
-
-
-@pytest.fixture(scope="module")
-def tiny_llada(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return build_tiny_llada(str(tmp_path_factory.mktemp("tiny_llada")))
 
 
 def block_window(start: torch.Tensor, block: torch.Tensor, length: int) -> torch.Tensor:

@@ -17,20 +17,9 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from lm_eval_mdlm.families import FAMILIES, load_denoiser
-from lm_eval_mdlm.families.fixtures import build_tiny_dream, build_tiny_llada
 from lm_eval_mdlm.model import MDLM
 
 from test_model import PROMPTS, request
-
-
-@pytest.fixture(scope="module")
-def tiny_dream(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return build_tiny_dream(str(tmp_path_factory.mktemp("tiny_dream")))
-
-
-@pytest.fixture(scope="module")
-def tiny_llada(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return build_tiny_llada(str(tmp_path_factory.mktemp("tiny_llada")))
 
 
 def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
