@@ -87,7 +87,6 @@ class MDLM(TemplateLM):
             mask_id=None if mask_id in (None, "None") else int(mask_id),
             max_length=None if max_length in (None, "None") else int(max_length),
             family=None if family in (None, "None", "") else str(family), **load_kwargs)
-        check_cache(self.denoiser, self.config.cache)  # cache=prefix|dual needs a model with a KV cache
         spec = getattr(self.denoiser, "spec", None)
         if "strategy" not in decode_args and spec is not None and spec.strategies:
             self.config = self.config.replace(strategy=spec.strategies[0])  # e.g. DiffusionGemma's generate()
@@ -251,7 +250,6 @@ class MDLM(TemplateLM):
         config = self.config.replace(**overrides) if overrides else self.config
         if max_gen_toks is not None:  # the request's own length (recorded in its trace config too)
             config = config.replace(max_gen_toks=max_gen_toks)
-        check_cache(self.denoiser, config.cache)  # gen_kwargs may turn the cache on per task
         config = self._decode_config(config)
         length = config.max_gen_toks
         if length >= self.max_length:
@@ -286,8 +284,10 @@ class MDLM(TemplateLM):
         return traces.TracedStr(text, record)
 
     def _decode_config(self, config: DecodeConfig) -> DecodeConfig:
-        """``config`` as the loaded model decodes it: its family may refuse the strategy or a knob, or fix
+        """``config`` as the loaded model decodes it (checked at load and per request, since gen_kwargs may
+        change it): the cache mode must be one the model has; its family may refuse the strategy or a knob, or fix
         ``block_length`` (DiffusionGemma's canvas); oracles decode with any engine strategy."""
+        check_cache(self.denoiser, config.cache)  # cache=prefix|dual needs a model with a KV cache
         adapt = getattr(self.denoiser, "decode_config", None)
         if adapt is None:
             Family(name=self.denoiser.family).check_strategy(config.strategy)
