@@ -10,7 +10,7 @@ import torch
 
 from lm_eval_mdlm.default_model import data
 from lm_eval_mdlm.default_model.recipe import build_tokenizer, run
-from lm_eval_mdlm.default_model.train import corrupt, masked_diffusion_loss
+from lm_eval_mdlm.default_model.train import corrupt, logits_from, masked_diffusion_loss, positions
 
 
 def test_loss_is_llada_sft_objective() -> None:
@@ -25,6 +25,22 @@ def test_loss_is_llada_sft_objective() -> None:
     half = torch.tensor([[True, True, False, False], [True, True, True, True]])  # row 0: 2 maskable tokens
     assert masked_diffusion_loss(logits, targets, masked & half, rate, half) == \
         pytest.approx((log8 / 0.5 / 2 + log8) / 2)
+
+
+def test_answer_logits_equal_the_full_forward_on_the_answer() -> None:
+    import transformers
+
+    config = transformers.BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=64, max_position_embeddings=64, type_vocab_size=1)
+    torch.manual_seed(0)
+    model = transformers.BertForMaskedLM(config).eval()
+    ids = torch.randint(0, 50, (3, 20))
+    attention = torch.ones_like(ids)
+    attention[0, :4] = 0  # a left-padded row
+    with torch.no_grad():
+        full = model(input_ids=ids, attention_mask=attention, position_ids=positions(attention)).logits
+        assert torch.allclose(logits_from(model, ids, attention, 12), full[:, 12:], atol=1e-5)
+        assert logits_from(model, ids, attention, 0).shape == full.shape
 
 
 def test_corruption_rate_follows_t_inside_the_maskable_region() -> None:
@@ -92,10 +108,14 @@ def test_train_tiny_smoke(tmp_path) -> None:
 
     summary = run(str(tmp_path / "ckpt"), hidden=32, layers=1, heads=2, intermediate=64, batch_size=8,
                   steps=30, stop_after=None, warmup=5, lr=3e-3, vocab_size=600, threads=1, full_mask_rate=0.5,
-                  phase2={"steps": 10, "warmup": 2})
-    assert summary["phase1"]["steps_run"] == 30 and summary["phase1"]["final_loss"] < summary["phase1"]["first_loss"]
-    assert summary["steps_run"] == 10 and summary["recipe"]["init_from"] == str(tmp_path / "ckpt" / "phase1")
+                  phases=[{"steps": 10, "warmup": 2, "lr": 5e-4}, {"steps": 6, "full_mask_rate": 0.0,
+                                                                  "curriculum": [(1.0, "hard+waiting_line")]}])
+    first, second = summary["phases"]
+    assert first["steps_run"] == 30 and first["final_loss"] < first["first_loss"]
+    assert second["steps_run"] == 10 and second["recipe"]["init_from"] == str(tmp_path / "ckpt" / "phase1")
+    assert summary["steps_run"] == 6 and summary["recipe"]["init_from"] == str(tmp_path / "ckpt" / "phase2")
     recorded = json.loads((tmp_path / "ckpt" / "recipe.json").read_text())
-    assert recorded["recipe"]["hidden"] == 32 and recorded["recipe"]["lr"] == 5e-4
+    # each phase changes only what it names, on top of the previous phase
+    assert recorded["recipe"]["hidden"] == 32 and recorded["recipe"]["lr"] == 5e-4 and recorded["recipe"]["warmup"] == 2
     lm = MDLM(pretrained=str(tmp_path / "ckpt"))
     assert lm.denoiser.mask_id == lm.tokenizer.mask_token_id and lm.denoiser.eos_ids == (lm.tokenizer.eos_token_id,)

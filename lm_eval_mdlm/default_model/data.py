@@ -23,15 +23,22 @@ from lm_eval_mdlm.tasks.specs import get_spec
 
 WAITING_LINE_OPS = ("copy", "reverse", "replace_index", "insert_index", "remove_index", "sort", "shuffle",
                     "insert_random", "remove_random", "replace_random")
+HARD_OPS = ("replace_index", "insert_index", "remove_index", "shuffle", "insert_random", "remove_random",
+            "replace_random")
+"""The Waiting Line operations a model learns last: positions to count, or people to keep apart while reordering."""
 LIST_OPS = ("copy", "replace_index", "replace_random", "shuffle")
 # Curriculum stages. ``echo<n>``: the user message is a list of 1..n people and the answer repeats it
 # (copying is learnt on 1-2 people in a few hundred steps, then grows with the list length); ``all``:
 # the evaluated one-shot format of every operation; ``all0``: the same prompts without the one-shot
-# example. ``a+b``: each row drawn from stage a or b (the echo rows keep the copying skill alive).
+# example; ``waiting_line``: the ten Waiting Line operations only; ``hard``: :data:`HARD_OPS` only.
+# ``a+b``: each row drawn from stage a or b (the echo rows keep the copying skill alive; ``all+waiting_line``
+# doubles the weight of the Waiting Line operations against the list operations).
 ECHO_STAGES = {"echo1": 1, "echo2": 2, "echo3": 3, "echo6": 6}
 TASK_STAGES: dict[str, tuple[tuple[str, ...], tuple[int, int]]] = {
     "all": (tuple(f"waiting_line/{op}" for op in WAITING_LINE_OPS) + tuple(f"list_ops/{op}" for op in LIST_OPS),
             (3, 6)),
+    "waiting_line": (tuple(f"waiting_line/{op}" for op in WAITING_LINE_OPS), (3, 6)),
+    "hard": (tuple(f"waiting_line/{op}" for op in HARD_OPS), (3, 6)),
 }
 STAGES = (*ECHO_STAGES, *TASK_STAGES, *(f"{name}0" for name in TASK_STAGES))
 EVAL_SEED, EVAL_SAMPLES = 0, 100  # what task_yamls/parallelbench/*_gen.yaml evaluate on

@@ -156,7 +156,9 @@ def train(recipe: Recipe, tokenizer, sample: Callable[[str, random.Random, int],
         maskable = _maskable(attention, ids.shape[1], recipe.full_mask_rate, gen)
         noisy, masked, rate = corrupt(tokens, maskable, tokenizer.mask_token_id, recipe.min_mask_rate, gen)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-            logits = model(input_ids=noisy, attention_mask=attention, position_ids=positions(attention)).logits
+            first = 0 if recipe.full_mask_rate else ids.shape[1]  # SFT only: no targets in the prompt
+            logits = logits_from(model, noisy, attention, first)
+            tokens, masked, maskable = tokens[:, first:], masked[:, first:], maskable[:, first:]
         if recipe.weighting == "elbo":
             loss = masked_diffusion_loss(logits.float(), tokens, masked, rate, maskable)
         else:
@@ -185,6 +187,16 @@ def train(recipe: Recipe, tokenizer, sample: Callable[[str, random.Random, int],
     with open(os.path.join(out_dir, "recipe.json"), "w") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def logits_from(model, input_ids: torch.Tensor, attention: torch.Tensor, start: int) -> torch.Tensor:
+    """The masked LM's logits for positions ``start:`` only.
+
+    With answer-only targets the vocabulary projection over the prompt (4/5 of the positions) is
+    wasted work; the encoder still sees the whole sequence, so the logits equal the full forward's.
+    """
+    hidden = model.bert(input_ids=input_ids, attention_mask=attention, position_ids=positions(attention))
+    return model.cls(hidden.last_hidden_state[:, start:])
 
 
 def positions(attention: torch.Tensor) -> torch.Tensor:
