@@ -18,11 +18,8 @@ import torch
 from transformers import AutoTokenizer, BertForMaskedLM
 
 from lm_eval_mdlm.default_model import default_checkpoint
-from lm_eval_mdlm.default_model.data import EVAL_SAMPLES, EVAL_SEED, messages
+from lm_eval_mdlm.default_model.data import eval_documents, messages
 from lm_eval_mdlm.default_model.train import batch_tensors, positions
-from lm_eval_mdlm.tasks.generate import generate
-from lm_eval_mdlm.tasks.records import records_to_docs
-from lm_eval_mdlm.tasks.specs import get_spec
 
 OPS = ("copy", "shuffle", "insert_random", "remove_random", "replace_random")
 
@@ -37,9 +34,7 @@ def main() -> None:
     model = BertForMaskedLM.from_pretrained(path).eval()
     print("| operation | last names right, all else given | last names |\n|---|---:|---:|")
     for op in OPS:
-        task = f"waiting_line/{op}"
-        docs = records_to_docs(get_spec(task), generate(task, lengths=(3, 6), num_samples=EVAL_SAMPLES,
-                                                         seed=EVAL_SEED))[:args.limit]
+        docs = eval_documents(f"waiting_line/{op}")[:args.limit]
         examples = [(tokenizer.apply_chat_template(messages(d), tokenize=False, add_generation_prompt=True),
                      d["target"]) for d in docs]
         ids, attention, answers = batch_tensors(tokenizer, examples, 32)

@@ -39,30 +39,17 @@ def tiny_modernbert(tmp_path_factory: pytest.TempPathFactory) -> str:
     return build_tiny_model(str(tmp_path_factory.mktemp("tiny_modernbert")), arch="modernbert", init_std=0.5)
 
 
-@pytest.fixture(scope="session")
-def tiny_llada(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """LLaDA's config fields and weight names (families/fixtures.py)."""
-    from lm_eval_mdlm.families.fixtures import build_tiny_llada
+def _family_checkpoint(family: str):
+    """A session fixture ``tiny_<family>``: the random checkpoint ``families/fixtures.py`` builds with
+    that family's config fields and weight names (LLaDA, Dream, SDAR, LLaDA 2.x)."""
 
-    return build_tiny_llada(str(tmp_path_factory.mktemp("tiny_llada")))
+    @pytest.fixture(scope="session", name=f"tiny_{family}")
+    def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
+        from lm_eval_mdlm.families import fixtures
 
+        return getattr(fixtures, f"build_tiny_{family}")(str(tmp_path_factory.mktemp(f"tiny_{family}")))
 
-@pytest.fixture(scope="session")
-def tiny_dream(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from lm_eval_mdlm.families.fixtures import build_tiny_dream
-
-    return build_tiny_dream(str(tmp_path_factory.mktemp("tiny_dream")))
+    return checkpoint
 
 
-@pytest.fixture(scope="session")
-def tiny_sdar(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from lm_eval_mdlm.families.fixtures import build_tiny_sdar
-
-    return build_tiny_sdar(str(tmp_path_factory.mktemp("tiny_sdar")))
-
-
-@pytest.fixture(scope="session")
-def tiny_llada2(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from lm_eval_mdlm.families.fixtures import build_tiny_llada2
-
-    return build_tiny_llada2(str(tmp_path_factory.mktemp("tiny_llada2")))
+tiny_llada, tiny_dream, tiny_sdar, tiny_llada2 = (_family_checkpoint(f) for f in ("llada", "dream", "sdar", "llada2"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -41,6 +42,15 @@ def test_answer_logits_equal_the_full_forward_on_the_answer() -> None:
         full = model(input_ids=ids, attention_mask=attention, position_ids=positions(attention)).logits
         assert torch.allclose(logits_from(model, ids, attention, 12), full[:, 12:], atol=1e-5)
         assert logits_from(model, ids, attention, 0).shape == full.shape
+
+
+def test_unknown_loss_weighting_is_refused_by_name(tmp_path) -> None:
+    from lm_eval_mdlm.default_model.recipe import RECIPE
+    from lm_eval_mdlm.default_model.train import train
+
+    recipe = dataclasses.replace(RECIPE, weighting="1/t")
+    with pytest.raises(ValueError, match="unknown weighting '1/t'; valid: elbo, token"):
+        train(recipe, None, lambda *a: [], str(tmp_path))
 
 
 def test_corruption_rate_follows_t_inside_the_maskable_region() -> None:

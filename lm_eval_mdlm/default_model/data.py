@@ -52,12 +52,16 @@ def messages(doc: dict[str, Any]) -> list[dict[str, str]]:
     return turns + [{"role": "user", "content": doc["prompt"]}]
 
 
+def eval_documents(task_id: str) -> list[dict[str, Any]]:
+    """The documents lm-eval evaluates for ``task_id``'s ``_gen`` task (n = 3..6)."""
+    return records_to_docs(get_spec(task_id), generate(task_id, lengths=(3, 6), num_samples=EVAL_SAMPLES,
+                                                         seed=EVAL_SEED))
+
+
 @lru_cache(maxsize=None)
 def held_out(task_id: str) -> frozenset[str]:
     """Prompts of the evaluation documents of ``task_id`` (never trained on)."""
-    docs = records_to_docs(get_spec(task_id), generate(task_id, lengths=(3, 6), num_samples=EVAL_SAMPLES,
-                                                         seed=EVAL_SEED))
-    return frozenset(d["prompt"] for d in docs)
+    return frozenset(d["prompt"] for d in eval_documents(task_id))
 
 
 def documents(task_ids: Sequence[str], lengths: tuple[int, int], rng: random.Random) -> Iterator[dict[str, Any]]:

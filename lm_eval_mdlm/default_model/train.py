@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+WEIGHTINGS = ("elbo", "token")
+"""Loss weightings of the masked tokens (see :attr:`Recipe.weighting`)."""
 Example = tuple[str, str]
 """(prompt as the model sees it, answer text without EOS)."""
 
@@ -123,14 +125,14 @@ def build_model(recipe: Recipe, tokenizer):
     """
     import transformers
 
+    if recipe.init_from:
+        return transformers.BertForMaskedLM.from_pretrained(recipe.init_from, dtype=torch.float32)
     config = transformers.BertConfig(
         vocab_size=len(tokenizer), hidden_size=recipe.hidden, num_hidden_layers=recipe.layers,
         num_attention_heads=recipe.heads, intermediate_size=recipe.intermediate,
         max_position_embeddings=recipe.max_positions, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
         type_vocab_size=1, pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id, mask_token_id=tokenizer.mask_token_id, tie_word_embeddings=True)
-    if recipe.init_from:
-        return transformers.BertForMaskedLM.from_pretrained(recipe.init_from, dtype=torch.float32)
     torch.manual_seed(recipe.seed)
     return transformers.BertForMaskedLM(config)
 
@@ -139,6 +141,8 @@ def train(recipe: Recipe, tokenizer, sample: Callable[[str, random.Random, int],
           log: Callable[[str], None] = print,
           on_step: Callable[[int, torch.nn.Module], None] | None = None) -> dict:
     """Run the recipe; ``sample(stage, rng, batch_size)`` draws training examples of a curriculum stage."""
+    if recipe.weighting not in WEIGHTINGS:
+        raise ValueError(f"unknown weighting {recipe.weighting!r}; valid: {', '.join(WEIGHTINGS)} (Recipe.weighting).")
     torch.set_num_threads(recipe.threads)
     rng, gen = random.Random(recipe.seed), torch.Generator().manual_seed(recipe.seed)
     model = build_model(recipe, tokenizer).train()
@@ -155,10 +159,10 @@ def train(recipe: Recipe, tokenizer, sample: Callable[[str, random.Random, int],
         tokens = torch.cat([ids, answers], 1)
         maskable = _maskable(attention, ids.shape[1], recipe.full_mask_rate, gen)
         noisy, masked, rate = corrupt(tokens, maskable, tokenizer.mask_token_id, recipe.min_mask_rate, gen)
+        first = 0 if recipe.full_mask_rate else ids.shape[1]  # SFT only: no targets in the prompt
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-            first = 0 if recipe.full_mask_rate else ids.shape[1]  # SFT only: no targets in the prompt
             logits = logits_from(model, noisy, attention, first)
-            tokens, masked, maskable = tokens[:, first:], masked[:, first:], maskable[:, first:]
+        tokens, masked, maskable = tokens[:, first:], masked[:, first:], maskable[:, first:]
         if recipe.weighting == "elbo":
             loss = masked_diffusion_loss(logits.float(), tokens, masked, rate, maskable)
         else:
