@@ -5,7 +5,8 @@ last names masked (everything else, including every first name, given); the scri
 most likely token is the right last name. Copy needs only positional copying; in shuffle and the random
 operations the slot's first name says which person it is, so a model that finds a person by content
 gets them right, and one that copies by position guesses (about 1 in n for shuffle). This is the failure
-behind the default model's shuffle/random scores (README, "The default model").
+behind the default model's shuffle/random scores (README, "The default model"). The last two rows measure the
+same on the training drill ``bind<n>`` (data.py): a bare list of 2..n people, then the same people reordered.
 
 Run: ``OMP_NUM_THREADS=2 python benchmarks/default_model_binding.py [--limit 30] [--pretrained DIR]``.
 """
@@ -13,15 +14,27 @@ Run: ``OMP_NUM_THREADS=2 python benchmarks/default_model_binding.py [--limit 30]
 from __future__ import annotations
 
 import argparse
+import random
 
 import torch
 from transformers import AutoTokenizer, BertForMaskedLM
 
 from lm_eval_mdlm.default_model import default_checkpoint
-from lm_eval_mdlm.default_model.data import eval_documents, messages
-from lm_eval_mdlm.default_model.train import batch_tensors, positions
+from lm_eval_mdlm.default_model.data import LAST_NAME_TOKENS, Sampler, eval_documents, messages
+from lm_eval_mdlm.default_model.train import Example, batch_tensors, drill_targets, positions
 
 OPS = ("copy", "shuffle", "insert_random", "remove_random", "replace_random")
+
+
+def last_name_accuracy(model, tokenizer, examples: list[Example]) -> tuple[float, int]:
+    """Share of last names predicted right with every other answer token given, and how many there are."""
+    ids, attention, answers = batch_tensors(tokenizer, examples, 32)
+    _, last = drill_targets(tokenizer, examples, answers)
+    shown = torch.where(last, tokenizer.mask_token_id, answers)
+    with torch.no_grad():
+        logits = model(input_ids=torch.cat([ids, shown], 1), attention_mask=attention,
+                       position_ids=positions(attention)).logits[:, ids.shape[1]:]
+    return (logits.argmax(-1) == answers)[last].float().mean().item(), int(last.sum())
 
 
 def main() -> None:
@@ -34,18 +47,13 @@ def main() -> None:
     model = BertForMaskedLM.from_pretrained(path).eval()
     print("| operation | last names right, all else given | last names |\n|---|---:|---:|")
     for op in OPS:
-        docs = eval_documents(f"waiting_line/{op}")[:args.limit]
-        examples = [(tokenizer.apply_chat_template(messages(d), tokenize=False, add_generation_prompt=True),
-                     d["target"]) for d in docs]
-        ids, attention, answers = batch_tensors(tokenizer, examples, 32)
-        pieces = [tokenizer.convert_ids_to_tokens(row) for row in answers.tolist()]
-        last = torch.tensor([[p.startswith("\u0120") and p[1:].isalpha() for p in row] for row in pieces])  # " Lee"
-        shown = torch.where(last, tokenizer.mask_token_id, answers)
-        with torch.no_grad():
-            logits = model(input_ids=torch.cat([ids, shown], 1), attention_mask=attention,
-                           position_ids=positions(attention)).logits[:, ids.shape[1]:]
-        right = (logits.argmax(-1) == answers)[last].float().mean().item()
-        print(f"| {op} | {100 * right:.0f} % | {int(last.sum())} |")
+        examples = [Example(tokenizer.apply_chat_template(messages(d), tokenize=False, add_generation_prompt=True),
+                            d["target"], LAST_NAME_TOKENS) for d in eval_documents(f"waiting_line/{op}")[:args.limit]]
+        right, count = last_name_accuracy(model, tokenizer, examples)
+        print(f"| {op} | {100 * right:.0f} % | {count} |")
+    for stage in ("bind3", "bind6"):  # the training drill's own format: a list, then its people reordered
+        right, count = last_name_accuracy(model, tokenizer, Sampler(tokenizer)(stage, random.Random(99), args.limit))
+        print(f"| drill {stage} | {100 * right:.0f} % | {count} |")
 
 
 if __name__ == "__main__":

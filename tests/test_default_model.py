@@ -11,7 +11,8 @@ import torch
 
 from lm_eval_mdlm.default_model import data
 from lm_eval_mdlm.default_model.recipe import build_tokenizer, run
-from lm_eval_mdlm.default_model.train import corrupt, logits_from, masked_diffusion_loss, positions
+from lm_eval_mdlm.default_model.train import (batch_tensors, corrupt, drill_targets, logits_from,
+                                             masked_diffusion_loss, positions)
 
 
 def test_loss_is_llada_sft_objective() -> None:
@@ -64,10 +65,16 @@ def test_corruption_rate_follows_t_inside_the_maskable_region() -> None:
     assert masked[:, 8:].float().mean() == pytest.approx(0.5, abs=0.02)
 
 
-def test_tokenizer_keeps_every_name_part_one_token() -> None:
+@pytest.fixture(scope="module")
+def name_tokenizer():
+    """The default model's tokenizer recipe (1,024 tokens: every name part one token)."""
+    return build_tokenizer(data.corpus(random.Random(0), documents_per_task=60), 1024)
+
+
+def test_tokenizer_keeps_every_name_part_one_token(name_tokenizer) -> None:
     from lm_eval_mdlm.tasks import vocab
 
-    tokenizer = build_tokenizer(data.corpus(random.Random(0), documents_per_task=60), 1024)
+    tokenizer = name_tokenizer
     for first in vocab.FIRST_NAMES:
         assert len(tokenizer.tokenize(f'["{first}')) == 2, first
     for last in vocab.LAST_NAMES:
@@ -81,12 +88,74 @@ def test_curriculum_stages_render_echoes_zero_shot_and_one_shot_prompts() -> Non
 
     tokenizer = build_tokenizer(data.corpus(random.Random(0), documents_per_task=20), 600)
     sampler, rng = data.Sampler(tokenizer), random.Random(3)
-    for prompt, answer in sampler("echo3", rng, 50):
+    for prompt, answer, targets in sampler("echo3", rng, 50):
         assert prompt == f"<|user|>\n{answer}\n<|assistant|>\n" and 1 <= len(parse_list(answer)) <= 3
+        assert targets is None
     zero, one = sampler("all0", rng, 40), sampler("all", rng, 40)
-    assert all(p.count("<|user|>") == 1 for p, _ in zero) and all(p.count("<|user|>") == 2 for p, _ in one)
+    assert all(e.prompt.count("<|user|>") == 1 for e in zero) and all(e.prompt.count("<|user|>") == 2 for e in one)
     with pytest.raises(ValueError, match="unknown curriculum stage 'echo9'.*echo1"):
         sampler("echo9", rng, 1)
+
+
+def test_binding_drill_shows_first_names_and_targets_every_last_name(name_tokenizer) -> None:
+    """bind<n>: the answer is the prompt's people reordered, and exactly its last-name tokens are targets."""
+    from lm_eval_mdlm.metrics.lists import parse_list
+    from lm_eval_mdlm.tasks import vocab
+
+    tokenizer = name_tokenizer
+    sampler, rng = data.Sampler(tokenizer), random.Random(5)
+    examples = sampler("bind3", rng, 64)
+    orders = set()
+    for prompt, answer, targets in examples:
+        people = parse_list(prompt.split("\n")[1])
+        assert sorted(parse_list(answer)) == sorted(people) and 2 <= len(people) <= 3
+        assert targets == data.LAST_NAME_TOKENS
+        orders.add(parse_list(answer) == people)
+    assert orders == {True, False}  # reordered, not always the same way
+    ids, _, answers = batch_tensors(tokenizer, examples, 32)
+    rows, only = drill_targets(tokenizer, examples, answers)
+    assert rows.all()
+    last_ids = {tokenizer.convert_tokens_to_ids(tokenizer.tokenize(f" {name}")[0]) for name in vocab.LAST_NAMES}
+    assert only.equal(torch.isin(answers, torch.tensor(sorted(last_ids))))
+    assert only.sum(1).tolist() == [len(parse_list(e.answer)) for e in examples]  # one per person
+    mixed = sampler("bindhard+waiting_line", rng, 64)
+    rows, only = drill_targets(tokenizer, mixed, batch_tensors(tokenizer, mixed, 32)[2])
+    assert rows.tolist() == [e.targets is not None for e in mixed] and 0 < rows.sum() < 64
+    assert not only[~rows].any() and only[rows].any(1).all()
+    assert drill_targets(tokenizer, sampler("echo3", rng, 4), answers[:4]) is None
+
+
+def test_drill_targets_must_be_one_token_and_train_with_token_weighting(name_tokenizer, tmp_path) -> None:
+    from lm_eval_mdlm.default_model.recipe import RECIPE
+    from lm_eval_mdlm.default_model.train import Example, train
+
+    tokenizer = name_tokenizer
+    split = Example("<|user|>\nx\n", "Zyxwvut", frozenset({" Zyxwvutsr"}))
+    answers = batch_tensors(tokenizer, [split], 8)[2]
+    with pytest.raises(ValueError, match="drill target ' Zyxwvutsr' is [0-9]+ tokens of this tokenizer"):
+        drill_targets(tokenizer, [split], answers)
+    recipe = dataclasses.replace(RECIPE, weighting="elbo", hidden=32, layers=1, heads=2, intermediate=64, steps=2,
+                                 stop_after=None, curriculum=[(1.0, "bind2")])
+    with pytest.raises(ValueError, match="stage 'bind2': drill rows .*weighting='token'"):
+        train(recipe, tokenizer, data.Sampler(tokenizer), str(tmp_path))
+
+
+def test_drill_rows_mask_exactly_their_targets_and_other_rows_follow_t(name_tokenizer) -> None:
+    from lm_eval_mdlm.default_model.recipe import RECIPE
+    from lm_eval_mdlm.default_model.train import training_mask
+
+    tokenizer = name_tokenizer
+    examples = data.Sampler(tokenizer)("bind6+echo6", random.Random(2), 400)
+    ids, attention, answers = batch_tensors(tokenizer, examples, 32)
+    tokens, width = torch.cat([ids, answers], 1), ids.shape[1]
+    recipe = dataclasses.replace(RECIPE, full_mask_rate=0.5)  # half the rows may mask their prompt too
+    noisy, masked, rate, _ = training_mask(tokenizer, examples, tokens, attention, width, recipe,
+                                        torch.Generator().manual_seed(0))
+    rows, only = drill_targets(tokenizer, examples, answers)
+    assert 100 < rows.sum() < 300 and ((noisy == tokenizer.mask_token_id) == masked).all()
+    assert masked[rows, width:].equal(only[rows]) and not masked[rows, :width].any()
+    echo = masked[~rows, width:].float().mean(1)  # corruption at rate t: the share masked tracks t
+    assert echo.sub(rate[~rows]).abs().mean() < 0.1 and masked[~rows, :width].any()
 
 
 def test_training_never_sees_evaluation_documents() -> None:
@@ -116,10 +185,11 @@ def test_train_tiny_smoke(tmp_path) -> None:
     """A few real steps of the recipe end to end: loss falls, checkpoint loads and decodes."""
     from lm_eval_mdlm.model import MDLM
 
-    summary = run(str(tmp_path / "ckpt"), hidden=32, layers=1, heads=2, intermediate=64, batch_size=8,
-                  steps=30, stop_after=None, warmup=5, lr=3e-3, vocab_size=600, threads=1, full_mask_rate=0.5,
-                  phases=[{"steps": 10, "warmup": 2, "lr": 5e-4}, {"steps": 6, "full_mask_rate": 0.0,
-                                                                  "curriculum": [(1.0, "hard+waiting_line")]}])
+    settings = dict(hidden=32, layers=1, heads=2, intermediate=64, batch_size=8, steps=30, stop_after=None, warmup=5,
+                    lr=3e-3, vocab_size=600, threads=1, full_mask_rate=0.5,
+                    phases=[{"steps": 10, "warmup": 2, "lr": 5e-4}, {"steps": 6, "full_mask_rate": 0.0,
+                                                                    "curriculum": [(1.0, "hard+waiting_line")]}])
+    summary = run(str(tmp_path / "ckpt"), **settings)
     first, second = summary["phases"]
     assert first["steps_run"] == 30 and first["final_loss"] < first["first_loss"]
     assert second["steps_run"] == 10 and second["recipe"]["init_from"] == str(tmp_path / "ckpt" / "phase1")
@@ -127,5 +197,11 @@ def test_train_tiny_smoke(tmp_path) -> None:
     recorded = json.loads((tmp_path / "ckpt" / "recipe.json").read_text())
     # each phase changes only what it names, on top of the previous phase
     assert recorded["recipe"]["hidden"] == 32 and recorded["recipe"]["lr"] == 5e-4 and recorded["recipe"]["warmup"] == 2
+    # resuming at phase 3 trains only phase 3, from phase 2's weights, and keeps the earlier records
+    resumed = run(str(tmp_path / "ckpt"), first_phase=3, **settings)
+    assert [p["steps_run"] for p in resumed["phases"]] == [10] and resumed["steps_run"] == 6
+    assert resumed["recipe"] == summary["recipe"]
+    with pytest.raises(ValueError, match="first_phase=4 is not a phase of this run; valid: 1..3"):
+        run(str(tmp_path / "ckpt"), first_phase=4, **settings)
     lm = MDLM(pretrained=str(tmp_path / "ckpt"))
     assert lm.denoiser.mask_id == lm.tokenizer.mask_token_id and lm.denoiser.eos_ids == (lm.tokenizer.eos_token_id,)

@@ -15,8 +15,9 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
+from lm_eval_mdlm.default_model.train import Example
+from lm_eval_mdlm.metrics.lists import format_list, parse_list
 from lm_eval_mdlm.tasks import vocab
-from lm_eval_mdlm.metrics.lists import format_list
 from lm_eval_mdlm.tasks.generate import generate
 from lm_eval_mdlm.tasks.records import records_to_docs
 from lm_eval_mdlm.tasks.specs import get_spec
@@ -33,14 +34,22 @@ LIST_OPS = ("copy", "replace_index", "replace_random", "shuffle")
 # example; ``waiting_line``: the ten Waiting Line operations only; ``hard``: :data:`HARD_OPS` only.
 # ``a+b``: each row drawn from stage a or b (the echo rows keep the copying skill alive; ``all+waiting_line``
 # doubles the weight of the Waiting Line operations against the list operations).
+# ``bind<n>``: a list of 2..n people and the same people in a random order as the answer, with only the
+# last names as targets (every first name given), so the loss falls only if the model finds each slot's
+# person by its first name in the prompt (first name -> the token after it there: an induction circuit,
+# which shuffle and the *_random operations need and position-copying never learns); ``bindhard``: the
+# documents of ``hard`` with the same last-name-only targets.
 ECHO_STAGES = {"echo1": 1, "echo2": 2, "echo3": 3, "echo6": 6}
+BIND_STAGES = {"bind2": 2, "bind3": 3, "bind4": 4, "bind6": 6}
+LAST_NAME_TOKENS = frozenset(f" {name}" for name in vocab.LAST_NAMES)
+"""Last names as they follow a first name in a list (with the space: one token of the default tokenizer)."""
 TASK_STAGES: dict[str, tuple[tuple[str, ...], tuple[int, int]]] = {
     "all": (tuple(f"waiting_line/{op}" for op in WAITING_LINE_OPS) + tuple(f"list_ops/{op}" for op in LIST_OPS),
             (3, 6)),
     "waiting_line": (tuple(f"waiting_line/{op}" for op in WAITING_LINE_OPS), (3, 6)),
     "hard": (tuple(f"waiting_line/{op}" for op in HARD_OPS), (3, 6)),
 }
-STAGES = (*ECHO_STAGES, *TASK_STAGES, *(f"{name}0" for name in TASK_STAGES))
+STAGES = (*ECHO_STAGES, *BIND_STAGES, *TASK_STAGES, *(f"{name}0" for name in TASK_STAGES), "bindhard")
 EVAL_SEED, EVAL_SAMPLES = 0, 100  # what task_yamls/parallelbench/*_gen.yaml evaluate on
 
 
@@ -81,7 +90,7 @@ class Sampler:
         self.tokenizer = tokenizer
         self._streams: dict[str, Iterator[dict[str, Any]]] = {}
 
-    def __call__(self, stage: str, rng: random.Random, batch_size: int) -> list[tuple[str, str]]:
+    def __call__(self, stage: str, rng: random.Random, batch_size: int) -> list[Example]:
         if "+" in stage:  # a mixture: each row comes from one of the stages, drawn uniformly
             parts = stage.split("+")
             counts = [0] * len(parts)
@@ -92,22 +101,32 @@ class Sampler:
             raise ValueError(f"unknown curriculum stage {stage!r}; valid: {', '.join(STAGES)}.")
         if stage in ECHO_STAGES:
             lists = [echo_list(rng, ECHO_STAGES[stage]) for _ in range(batch_size)]
-            return [(self.render([{"role": "user", "content": text}]), text) for text in lists]
+            return [Example(self.render([{"role": "user", "content": text}]), text) for text in lists]
+        if stage in BIND_STAGES:
+            rows = []
+            for _ in range(batch_size):
+                people = parse_list(echo_list(rng, BIND_STAGES[stage], at_least=2))
+                order = rng.sample(people, len(people))
+                rows.append(Example(self.render([{"role": "user", "content": format_list(people, quoted=True)}]),
+                                    format_list(order, quoted=True), LAST_NAME_TOKENS))
+            return rows
+        if stage == "bindhard":
+            return [example._replace(targets=LAST_NAME_TOKENS) for example in self("hard", rng, batch_size)]
         one_shot = stage in TASK_STAGES
         if stage not in self._streams:
             self._streams[stage] = documents(*TASK_STAGES[stage if one_shot else stage[:-1]], rng)
         batch = [next(self._streams[stage]) for _ in range(batch_size)]
-        return [(self.render(messages(d) if one_shot else [{"role": "user", "content": d["prompt"]}]), d["target"])
-                for d in batch]
+        return [Example(self.render(messages(d) if one_shot else [{"role": "user", "content": d["prompt"]}]),
+                        d["target"]) for d in batch]
 
     def render(self, turns: list[dict[str, str]]) -> str:
         return self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
 
 
-def echo_list(rng: random.Random, max_items: int) -> str:
-    """A Waiting Line list of 1..max_items people, written as the tasks write lists."""
+def echo_list(rng: random.Random, max_items: int, at_least: int = 1) -> str:
+    """A Waiting Line list of at_least..max_items people, written as the tasks write lists."""
     people = [f"{rng.choice(vocab.FIRST_NAMES)} {rng.choice(vocab.LAST_NAMES)}"
-              for _ in range(rng.randint(1, max_items))]
+              for _ in range(rng.randint(at_least, max_items))]
     return format_list(people, quoted=True)
 
 

@@ -21,13 +21,23 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 import torch
 
 WEIGHTINGS = ("elbo", "token")
 """Loss weightings of the masked tokens (see :attr:`Recipe.weighting`)."""
-Example = tuple[str, str]
-"""(prompt as the model sees it, answer text without EOS)."""
+
+
+class Example(NamedTuple):
+    """One training row: the prompt as the model sees it and the answer text without EOS."""
+
+    prompt: str
+    answer: str
+    targets: frozenset[str] | None = None
+    """None: the masked-diffusion corruption of the answer (each token masked with probability t).
+    Otherwise a drill: exactly the answer tokens whose text is in this set are masked and trained on,
+    everything else is given (e.g. every last name, with the first names shown)."""
 
 
 @dataclass
@@ -102,10 +112,10 @@ def corrupt(tokens: torch.Tensor, maskable: torch.Tensor, mask_id: int, min_rate
 def batch_tensors(tokenizer, examples: Sequence[Example], answer_length: int) -> tuple[torch.Tensor, ...]:
     """Left-padded prompts + EOS-padded answers: ids (B, P + A), attention (B, P + A), answers (B, A)."""
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
-    prompts = [tokenizer(p, add_special_tokens=False).input_ids for p, _ in examples]
+    prompts = [tokenizer(example[0], add_special_tokens=False).input_ids for example in examples]
     answers = []
-    for _, answer in examples:
-        ids = tokenizer(answer, add_special_tokens=False).input_ids[:answer_length - 1]
+    for example in examples:
+        ids = tokenizer(example[1], add_special_tokens=False).input_ids[:answer_length - 1]
         answers.append(ids + [eos] * (answer_length - len(ids)))
     width = max(map(len, prompts))
     ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
@@ -155,10 +165,14 @@ def train(recipe: Recipe, tokenizer, sample: Callable[[str, random.Random, int],
     for step in range(min(recipe.steps, recipe.stop_after or recipe.steps)):
         progress = step / recipe.steps
         stage = next((name for until, name in _cumulative(stages) if progress < until), stages[-1][1])
-        ids, attention, answers = batch_tensors(tokenizer, sample(stage, rng, recipe.batch_size), recipe.answer_length)
+        examples = sample(stage, rng, recipe.batch_size)
+        ids, attention, answers = batch_tensors(tokenizer, examples, recipe.answer_length)
         tokens = torch.cat([ids, answers], 1)
-        maskable = _maskable(attention, ids.shape[1], recipe.full_mask_rate, gen)
-        noisy, masked, rate = corrupt(tokens, maskable, tokenizer.mask_token_id, recipe.min_mask_rate, gen)
+        try:
+            noisy, masked, rate, maskable = training_mask(tokenizer, examples, tokens, attention, ids.shape[1],
+                                                          recipe, gen)
+        except ValueError as error:
+            raise ValueError(f"curriculum stage {stage!r}: {error}") from None
         first = 0 if recipe.full_mask_rate else ids.shape[1]  # SFT only: no targets in the prompt
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
             logits = logits_from(model, noisy, attention, first)
@@ -191,6 +205,51 @@ def train(recipe: Recipe, tokenizer, sample: Callable[[str, random.Random, int],
     with open(os.path.join(out_dir, "recipe.json"), "w") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def training_mask(tokenizer, examples: Sequence[Example], tokens: torch.Tensor, attention: torch.Tensor,
+                  prompt_width: int, recipe: Recipe, generator: torch.Generator
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(noisy tokens, which are targets, t per row, which may be masked): the masked-diffusion corruption
+    of every row, except that a drill row (:attr:`Example.targets`) masks exactly its target tokens."""
+    maskable = _maskable(attention, prompt_width, recipe.full_mask_rate, generator)
+    noisy, masked, rate = corrupt(tokens, maskable, tokenizer.mask_token_id, recipe.min_mask_rate, generator)
+    drill = drill_targets(tokenizer, examples, tokens[:, prompt_width:])
+    if drill is None:
+        return noisy, masked, rate, maskable
+    if recipe.weighting == "elbo":
+        raise ValueError("drill rows have fixed targets and no noise level t, which the 1/t-weighted loss "
+                         "cannot weight; train them with weighting='token'.")
+    rows, only = drill
+    masked[:, :prompt_width] &= ~rows[:, None]
+    masked[:, prompt_width:] = torch.where(rows[:, None], only, masked[:, prompt_width:])
+    return torch.where(masked, tokenizer.mask_token_id, tokens), masked, rate, maskable
+
+
+def drill_targets(tokenizer, examples: Sequence[Example], answers: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Which rows are drills (B,) and, in them, which answer tokens are the targets (B, A); None if no drill.
+
+    A drill's target texts must each be one token of ``tokenizer`` (they are matched by token id): a
+    text that splits would silently never be a target, so it is refused.
+    """
+    sets = [example.targets if isinstance(example, Example) else None for example in examples]
+    if all(targets is None for targets in sets):
+        return None
+    tables = {}
+    for targets in {targets for targets in sets if targets is not None}:
+        table = torch.zeros(len(tokenizer), dtype=torch.bool)
+        for text in targets:
+            ids = tokenizer(text, add_special_tokens=False).input_ids
+            if len(ids) != 1:
+                raise ValueError(f"drill target {text!r} is {len(ids)} tokens of this tokenizer; a target must be "
+                                 "one token (retrain the tokenizer so that it is, or drop it from the target set).")
+            table[ids[0]] = True
+        tables[targets] = table
+    empty = torch.zeros(len(tokenizer), dtype=torch.bool)
+    per_row = torch.stack([empty if targets is None else tables[targets] for targets in sets])
+    rows = torch.tensor([targets is not None for targets in sets])
+    return rows, per_row.gather(1, answers)
 
 
 def logits_from(model, input_ids: torch.Tensor, attention: torch.Tensor, start: int) -> torch.Tensor:
