@@ -22,7 +22,7 @@ from transformers import AutoTokenizer, BertForMaskedLM
 from lm_eval_mdlm.default_model import default_checkpoint
 from lm_eval_mdlm.default_model.data import Sampler
 from lm_eval_mdlm.default_model.recipe import RECIPE
-from lm_eval_mdlm.default_model.train import batch_tensors, corrupt, logits_from, token_mean_loss
+from lm_eval_mdlm.default_model.train import batch_tensors, logits_from, token_mean_loss, training_mask
 
 
 def main() -> None:
@@ -32,21 +32,19 @@ def main() -> None:
     torch.set_num_threads(RECIPE.threads)
     tokenizer = AutoTokenizer.from_pretrained(default_checkpoint())
     sampler, rng = Sampler(tokenizer), random.Random(0)
-    batches = [batch_tensors(tokenizer, sampler("all+waiting_line", rng, RECIPE.batch_size), RECIPE.answer_length)
-               for _ in range(args.batches + 2)]
+    drawn = [sampler("all+waiting_line", rng, RECIPE.batch_size) for _ in range(args.batches + 2)]
+    batches = [(examples, *batch_tensors(tokenizer, examples, RECIPE.answer_length)) for examples in drawn]
     model = BertForMaskedLM.from_pretrained(default_checkpoint()).train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-6)
     generator = torch.Generator().manual_seed(0)
     forwards = {"eager": lambda *a: logits_from(model, *a),
                 "compiled": torch.compile(lambda *a: logits_from(model, *a), dynamic=True)}
 
-    def step(mode: str, batch: tuple[torch.Tensor, ...]) -> float:
-        ids, attention, answers = batch
+    def step(mode: str, batch: tuple) -> float:
+        examples, ids, attention, answers = batch
         start = time.perf_counter()
         tokens = torch.cat([ids, answers], 1)
-        answer = torch.zeros_like(tokens, dtype=torch.bool)
-        answer[:, ids.shape[1]:] = True
-        noisy, masked, _ = corrupt(tokens, answer, tokenizer.mask_token_id, RECIPE.min_mask_rate, generator)
+        noisy, masked, _, _ = training_mask(tokenizer, examples, tokens, attention, ids.shape[1], RECIPE, generator)
         logits = forwards[mode](noisy, attention, ids.shape[1])
         loss = token_mean_loss(logits, answers, masked[:, ids.shape[1]:])
         optimiser.zero_grad(set_to_none=True)
@@ -62,7 +60,7 @@ def main() -> None:
         for mode in forwards:
             times[mode].append(step(mode, batch))
     ratios = [c / e for c, e in zip(times["compiled"], times["eager"])]
-    padding = statistics.mean((b[1][:, :b[0].shape[1]] == 0).float().mean().item() for b in batches)
+    padding = statistics.mean((b[2][:, :b[1].shape[1]] == 0).float().mean().item() for b in batches)
     print(f"compiled / eager step time: median {statistics.median(ratios):.2f} "
           f"(pairs {min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} batches)")
     print(f"left padding: {100 * padding:.0f} % of prompt positions")

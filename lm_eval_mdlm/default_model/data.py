@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from lm_eval_mdlm.default_model.train import Example
-from lm_eval_mdlm.metrics.lists import format_list, parse_list
+from lm_eval_mdlm.metrics.lists import format_list
 from lm_eval_mdlm.tasks import vocab
 from lm_eval_mdlm.tasks.generate import generate
 from lm_eval_mdlm.tasks.records import records_to_docs
@@ -100,16 +100,12 @@ class Sampler:
         if stage not in STAGES:
             raise ValueError(f"unknown curriculum stage {stage!r}; valid: {', '.join(STAGES)}.")
         if stage in ECHO_STAGES:
-            lists = [echo_list(rng, ECHO_STAGES[stage]) for _ in range(batch_size)]
+            lists = [format_list(random_people(rng, ECHO_STAGES[stage])) for _ in range(batch_size)]
             return [Example(self.render([{"role": "user", "content": text}]), text) for text in lists]
         if stage in BIND_STAGES:
-            rows = []
-            for _ in range(batch_size):
-                people = parse_list(echo_list(rng, BIND_STAGES[stage], at_least=2))
-                order = rng.sample(people, len(people))
-                rows.append(Example(self.render([{"role": "user", "content": format_list(people, quoted=True)}]),
-                                    format_list(order, quoted=True), LAST_NAME_TOKENS))
-            return rows
+            lists = [random_people(rng, BIND_STAGES[stage], at_least=2) for _ in range(batch_size)]
+            return [Example(self.render([{"role": "user", "content": format_list(people)}]),
+                            format_list(rng.sample(people, len(people))), LAST_NAME_TOKENS) for people in lists]
         if stage == "bindhard":
             return [example._replace(targets=LAST_NAME_TOKENS) for example in self("hard", rng, batch_size)]
         one_shot = stage in TASK_STAGES
@@ -123,11 +119,10 @@ class Sampler:
         return self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
 
 
-def echo_list(rng: random.Random, max_items: int, at_least: int = 1) -> str:
-    """A Waiting Line list of at_least..max_items people, written as the tasks write lists."""
-    people = [f"{rng.choice(vocab.FIRST_NAMES)} {rng.choice(vocab.LAST_NAMES)}"
-              for _ in range(rng.randint(at_least, max_items))]
-    return format_list(people, quoted=True)
+def random_people(rng: random.Random, max_items: int, at_least: int = 1) -> list[str]:
+    """at_least..max_items Waiting Line people ("First Last"); ``format_list`` writes them as the tasks do."""
+    return [f"{rng.choice(vocab.FIRST_NAMES)} {rng.choice(vocab.LAST_NAMES)}"
+            for _ in range(rng.randint(at_least, max_items))]
 
 
 def corpus(rng: random.Random, documents_per_task: int = 200) -> list[str]:

@@ -40,8 +40,8 @@ train-tiny`` is the command. What we learnt on 2 CPU cores (probes of a few hund
   to 83 % and insert_random to 50 % by step 600 but replace_index only to 8 % (greedy k = 1, 12 documents;
   at its end copy 83, reverse 50, replace_index 33, shuffle 25 %, and with all else given 27 % of
   shuffle's last names: no transfer), so none of it is shipped. Next: drill rows mixed into the task stages from the start, as echo rows were.
-- Speed: a ``torch.compile``-d training step takes 1.04x the eager one's time (no gain; median of 10
-  batch pairs interleaved) and left padding is 24 % of prompt positions
+- Speed: a ``torch.compile``-d training step takes 1.04-1.09x the eager one's time (no gain; medians
+  of 10 interleaved batch pairs, two runs) and left padding is 24 % of prompt positions
   (``benchmarks/default_model_train_speed.py``): the step is compute-bound (~150 GFLOP at batch 32), so
   neither comes near the 2.6x the one-hour target needs; fewer or shorter steps would.
 

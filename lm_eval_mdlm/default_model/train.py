@@ -21,6 +21,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 
 import torch
@@ -112,10 +113,10 @@ def corrupt(tokens: torch.Tensor, maskable: torch.Tensor, mask_id: int, min_rate
 def batch_tensors(tokenizer, examples: Sequence[Example], answer_length: int) -> tuple[torch.Tensor, ...]:
     """Left-padded prompts + EOS-padded answers: ids (B, P + A), attention (B, P + A), answers (B, A)."""
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
-    prompts = [tokenizer(example[0], add_special_tokens=False).input_ids for example in examples]
+    prompts = [tokenizer(example.prompt, add_special_tokens=False).input_ids for example in examples]
     answers = []
     for example in examples:
-        ids = tokenizer(example[1], add_special_tokens=False).input_ids[:answer_length - 1]
+        ids = tokenizer(example.answer, add_special_tokens=False).input_ids[:answer_length - 1]
         answers.append(ids + [eos] * (answer_length - len(ids)))
     width = max(map(len, prompts))
     ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
@@ -228,28 +229,31 @@ def training_mask(tokenizer, examples: Sequence[Example], tokens: torch.Tensor, 
 
 def drill_targets(tokenizer, examples: Sequence[Example], answers: torch.Tensor
                   ) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Which rows are drills (B,) and, in them, which answer tokens are the targets (B, A); None if no drill.
-
-    A drill's target texts must each be one token of ``tokenizer`` (they are matched by token id): a
-    text that splits would silently never be a target, so it is refused.
-    """
-    sets = [example.targets if isinstance(example, Example) else None for example in examples]
+    """Which rows are drills (B,) and, in them, which answer tokens are the targets (B, A); None if no drill."""
+    sets = [example.targets for example in examples]
     if all(targets is None for targets in sets):
         return None
-    tables = {}
-    for targets in {targets for targets in sets if targets is not None}:
-        table = torch.zeros(len(tokenizer), dtype=torch.bool)
-        for text in targets:
-            ids = tokenizer(text, add_special_tokens=False).input_ids
-            if len(ids) != 1:
-                raise ValueError(f"drill target {text!r} is {len(ids)} tokens of this tokenizer; a target must be "
-                                 "one token (retrain the tokenizer so that it is, or drop it from the target set).")
-            table[ids[0]] = True
-        tables[targets] = table
     empty = torch.zeros(len(tokenizer), dtype=torch.bool)
-    per_row = torch.stack([empty if targets is None else tables[targets] for targets in sets])
+    per_row = torch.stack([empty if targets is None else target_table(tokenizer, targets) for targets in sets])
     rows = torch.tensor([targets is not None for targets in sets])
     return rows, per_row.gather(1, answers)
+
+
+@lru_cache(maxsize=None)
+def target_table(tokenizer, targets: frozenset[str]) -> torch.Tensor:
+    """Vocabulary mask of a drill's target texts (built once per tokenizer and set, not every step).
+
+    Each text must be one token of ``tokenizer`` (targets are matched by token id): a text that
+    splits would silently never be a target, so it is refused.
+    """
+    table = torch.zeros(len(tokenizer), dtype=torch.bool)
+    for text in targets:
+        ids = tokenizer(text, add_special_tokens=False).input_ids
+        if len(ids) != 1:
+            raise ValueError(f"drill target {text!r} is {len(ids)} tokens of this tokenizer; a target must be "
+                             "one token (retrain the tokenizer so that it is, or drop it from the target set).")
+        table[ids[0]] = True
+    return table
 
 
 def logits_from(model, input_ids: torch.Tensor, attention: torch.Tensor, start: int) -> torch.Tensor:
