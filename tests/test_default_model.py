@@ -123,6 +123,11 @@ def test_binding_drill_shows_first_names_and_targets_every_last_name(name_tokeni
     assert rows.tolist() == [e.targets is not None for e in mixed] and 0 < rows.sum() < 64
     assert not only[~rows].any() and only[rows].any(1).all()
     assert drill_targets(tokenizer, sampler("echo3", rng, 4), answers[:4]) is None
+    short = sampler("bindrandom23", rng, 32)  # bind<task stage>: that stage's documents, last names as targets
+    assert all(e.targets == data.LAST_NAME_TOKENS for e in short)
+    queries = [parse_list(next(line for line in e.prompt.split("\n")[::-1] if line.startswith("["))) for e in short]
+    assert {len(people) for people in queries} == {2, 3}
+    assert all(any(word in e.prompt.split("<|user|>")[-1] for word in ("shuffle", "random")) for e in short)
 
 
 def test_drill_targets_must_be_one_token_and_train_with_token_weighting(name_tokenizer, tmp_path) -> None:

@@ -27,6 +27,8 @@ WAITING_LINE_OPS = ("copy", "reverse", "replace_index", "insert_index", "remove_
 HARD_OPS = ("replace_index", "insert_index", "remove_index", "shuffle", "insert_random", "remove_random",
             "replace_random")
 """The Waiting Line operations a model learns last: positions to count, or people to keep apart while reordering."""
+RANDOM_OPS = ("shuffle", "insert_random", "remove_random", "replace_random")
+"""The operations whose answer slots must be filled by finding a person by content (first name -> last name)."""
 LIST_OPS = ("copy", "replace_index", "replace_random", "shuffle")
 # Curriculum stages. ``echo<n>``: the user message is a list of 1..n people and the answer repeats it
 # (copying is learnt on 1-2 people in a few hundred steps, then grows with the list length); ``all``:
@@ -37,8 +39,9 @@ LIST_OPS = ("copy", "replace_index", "replace_random", "shuffle")
 # ``bind<n>``: a list of 2..n people and the same people in a random order as the answer, with only the
 # last names as targets (every first name given), so the loss falls only if the model finds each slot's
 # person by its first name in the prompt (first name -> the token after it there: an induction circuit,
-# which shuffle and the *_random operations need and position-copying never learns); ``bindhard``: the
-# documents of ``hard`` with the same last-name-only targets.
+# which shuffle and the *_random operations need and position-copying never learns); ``bind<stage>`` for a
+# task stage (e.g. ``bindhard``): that stage's documents with the same last-name-only targets; ``random23``:
+# shuffle and the random operations at 2-3 people (the drill's first step, at the task prompts' positions).
 ECHO_STAGES = {"echo1": 1, "echo2": 2, "echo3": 3, "echo6": 6}
 BIND_STAGES = {"bind2": 2, "bind3": 3, "bind4": 4, "bind6": 6}
 LAST_NAME_TOKENS = frozenset(f" {name}" for name in vocab.LAST_NAMES)
@@ -48,8 +51,10 @@ TASK_STAGES: dict[str, tuple[tuple[str, ...], tuple[int, int]]] = {
             (3, 6)),
     "waiting_line": (tuple(f"waiting_line/{op}" for op in WAITING_LINE_OPS), (3, 6)),
     "hard": (tuple(f"waiting_line/{op}" for op in HARD_OPS), (3, 6)),
+    "random23": (tuple(f"waiting_line/{op}" for op in RANDOM_OPS), (2, 3)),
 }
-STAGES = (*ECHO_STAGES, *BIND_STAGES, *TASK_STAGES, *(f"{name}0" for name in TASK_STAGES), "bindhard")
+STAGES = (*ECHO_STAGES, *BIND_STAGES, *TASK_STAGES, *(f"{name}0" for name in TASK_STAGES),
+          *(f"bind{name}" for name in TASK_STAGES))
 EVAL_SEED, EVAL_SAMPLES = 0, 100  # what task_yamls/parallelbench/*_gen.yaml evaluate on
 
 
@@ -106,8 +111,8 @@ class Sampler:
             lists = [random_people(rng, BIND_STAGES[stage], at_least=2) for _ in range(batch_size)]
             return [Example(self.render([{"role": "user", "content": format_list(people)}]),
                             format_list(rng.sample(people, len(people))), LAST_NAME_TOKENS) for people in lists]
-        if stage == "bindhard":
-            return [example._replace(targets=LAST_NAME_TOKENS) for example in self("hard", rng, batch_size)]
+        if stage.startswith("bind") and stage[4:] in TASK_STAGES:
+            return [example._replace(targets=LAST_NAME_TOKENS) for example in self(stage[4:], rng, batch_size)]
         one_shot = stage in TASK_STAGES
         if stage not in self._streams:
             self._streams[stage] = documents(*TASK_STAGES[stage if one_shot else stage[:-1]], rng)

@@ -39,7 +39,27 @@ train-tiny`` is the command. What we learnt on 2 CPU cores (probes of a few hund
   the task skills: a 900-step phase on ``bindhard+hard+waiting_line+bind6`` (lr 5e-4) brought copy back
   to 83 % and insert_random to 50 % by step 600 but replace_index only to 8 % (greedy k = 1, 12 documents;
   at its end copy 83, reverse 50, replace_index 33, shuffle 25 %, and with all else given 27 % of
-  shuffle's last names: no transfer), so none of it is shipped. Next: drill rows mixed into the task stages from the start, as echo rows were.
+  shuffle's last names: no transfer), so none of it is shipped.
+- Why it did not carry over: positions are learned absolute embeddings, and the lookup exists only at the
+  positions it was drilled at. On the drilled model (bind6 90 %), moving every position id of the same rows
+  by 20 gave 32 %, by 40-160 26-30 % (a guess; ``benchmarks/default_model_binding.py --pretrained DIR
+  --shift 20``), while the task prompts' lists sit 80-230 positions in. Teaching it everywhere did not
+  work in the steps we could afford: drill rows with their positions moved by a random 0..200 (600 steps
+  of ``bind4+bind6`` lr 5e-4, or 2,000 of ``bind2+bind3`` lr 1e-3, from the drilled model) stayed at a
+  guess at +60 and +150 and lost part of the +0 skill (90 -> 57-75 %); drilling the task prompts
+  themselves at 2-3 people (``bindrandom23+bindrandom23+waiting_line`` from the shipped model, lr 5e-4)
+  left shuffle's last names at a guess (29 -> 30 % after 750 steps of 0.9 s).
+- Rotary positions (RoFormer, same size, from scratch, lr 5e-4; ``echo1`` 100 steps, ``echo3`` 200,
+  ``bind2+echo3`` 1,000, ``bind3+echo3`` 2,700) make the lookup position-free but not faster to learn:
+  echo3 copied 100 % by step 1,500, while bind3's last names went 42 -> 54 % (a guess is ~42 %) and
+  bind6's 18 -> 24 % over 3,000 drill steps.
+- One token per person again, warm-started: the shipped model with 3,600 added tokens "First Last"
+  (embedding = the sum of the two name parts', output bias their mean), 1,500 steps of
+  ``waiting_line+hard`` at lr 5e-4: the exact operations back at 100 % and sort 27 -> 67 % (greedy k = 1,
+  30 documents), but shuffle 13, insert_random 40, remove_random 50, replace_random 23 %: it now writes
+  single tokens that join one person's first name to another's last name ("Ryan Walker" from "Ryan
+  Nguyen" and "Susan Walker"), the summed embeddings keeping the halves apart: the binding moved into
+  the embeddings rather than away.
 - Speed: a ``torch.compile``-d training step takes 1.04-1.09x the eager one's time (no gain; medians
   of 10 interleaved batch pairs, two runs) and left padding is 24 % of prompt positions
   (``benchmarks/default_model_train_speed.py``): the step is compute-bound (~150 GFLOP at batch 32), so
