@@ -41,9 +41,10 @@ train-tiny`` is the command. What we learnt on 2 CPU cores (probes of a few hund
   at its end copy 83, reverse 50, replace_index 33, shuffle 25 %, and with all else given 27 % of
   shuffle's last names: no transfer), so none of it is shipped.
 - Why it did not carry over: positions are learned absolute embeddings, and the lookup exists only at the
-  positions it was drilled at. On the drilled model (bind6 90 %), moving every position id of the same rows
-  by 20 gave 32 %, by 40-160 26-30 % (a guess; ``benchmarks/default_model_binding.py --pretrained DIR
-  --shift 20``), while the task prompts' lists sit 80-230 positions in. Teaching it everywhere did not
+  positions it was drilled at. On the drilled model, moving every position id of the same rows by 20
+  took bind6's last names from 85 to 31 % and bind3's from 99 to 54 % (``benchmarks/default_model_binding.py
+  --pretrained DIR --shift 20``; shifts of 40-160 gave 26-30 % on bind6, a guess), while the task prompts'
+  lists sit 80-230 positions in. Teaching it everywhere did not
   work in the steps we could afford: drill rows with their positions moved by a random 0..200 (600 steps
   of ``bind4+bind6`` lr 5e-4, or 2,000 of ``bind2+bind3`` lr 1e-3, from the drilled model) stayed at a
   guess at +60 and +150 and lost part of the +0 skill (90 -> 57-75 %); drilling the task prompts
