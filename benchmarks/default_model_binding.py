@@ -7,12 +7,12 @@ operations the slot's first name says which person it is, so a model that finds 
 gets them right, and one that copies by position guesses (about 1 in n for shuffle). This is the failure
 behind the default model's shuffle/random scores (README, "The default model"). The last two rows measure the
 same on the training drill ``bind<n>`` (data.py): a bare list of 2..n people, then the same people reordered,
-at its own positions and with every position id moved by ``--shift`` (default 60): the model's positions are
-learned absolute embeddings, and a lookup learnt on the drill's short rows at positions 0-60 was gone 20
-positions later (a drilled model, ``--shift 20``: bind6 85 % at +0, 31 % at +20; bind3 99 -> 54 %), which is why drilling
-bare lists did not carry over to the task prompts, whose lists sit 80-230 positions in.
+at its own positions and with every position id moved by ``--shift`` (default 60): the model's positions
+are learned absolute embeddings, and a lookup learnt on the drill's short rows at positions 0-60 was gone
+20 positions later (a drilled model, ``--shift 20``: bind6 85 % at +0, 31 % at +20; bind3 99 -> 54 %),
+which is why drilling bare lists did not carry over to the task prompts, whose lists sit 80-230 positions in.
 
-Run: ``OMP_NUM_THREADS=2 python benchmarks/default_model_binding.py [--limit 30] [--pretrained DIR]``.
+Run: ``OMP_NUM_THREADS=2 python benchmarks/default_model_binding.py [--limit 30] [--pretrained DIR] [--shift N]``.
 """
 
 from __future__ import annotations
