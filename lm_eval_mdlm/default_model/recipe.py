@@ -47,8 +47,9 @@ train-tiny`` is the command. What we learnt on 2 CPU cores (probes of a few hund
   lists sit 80-230 positions in. Teaching it everywhere did not work in the steps we could afford: drill
   rows with their positions moved by a random 0..200 (600 steps of ``bind4+bind6`` lr 5e-4, or 2,000 of
   ``bind2+bind3`` lr 1e-3, from the drilled model) stayed at a guess at +60 and +150 and lost part of the
-  +0 skill (90 -> 57-75 %); drilling the task prompts themselves at 2-3 people (``bindrandom23+bindrandom23+waiting_line`` from the shipped model, lr 5e-4)
-  left shuffle's last names at a guess (29 -> 30 % after 750 steps of 0.9 s).
+  +0 skill (90 -> 57-75 %); drilling the task prompts themselves at 2-3 people
+  (``bindrandom23+bindrandom23+waiting_line`` from the shipped model, lr 5e-4) left shuffle's last names
+  at a guess (29 -> 30 % after 750 steps of 0.9 s).
 - Rotary positions (RoFormer, same size, from scratch, lr 5e-4; ``echo1`` 100 steps, ``echo3`` 200,
   ``bind2+echo3`` 1,000, ``bind3+echo3`` 2,700) make the lookup position-free but not faster to learn:
   echo3 copied 100 % by step 1,500, while bind3's last names went 42 -> 54 % (a guess is ~42 %) and
