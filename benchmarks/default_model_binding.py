@@ -51,14 +51,15 @@ def main() -> None:
     path = args.pretrained or default_checkpoint()
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = BertForMaskedLM.from_pretrained(path).eval()
+    sampler = Sampler(tokenizer)  # renders prompts exactly as training does
     print("| operation | last names right, all else given | last names |\n|---|---:|---:|")
     for op in OPS:
-        examples = [Example(tokenizer.apply_chat_template(messages(d), tokenize=False, add_generation_prompt=True),
-                            d["target"], LAST_NAME_TOKENS) for d in eval_documents(f"waiting_line/{op}")[:args.limit]]
+        examples = [Example(sampler.render(messages(d)), d["target"], LAST_NAME_TOKENS)
+                    for d in eval_documents(f"waiting_line/{op}")[:args.limit]]
         right, count = last_name_accuracy(model, tokenizer, examples)
         print(f"| {op} | {100 * right:.0f} % | {count} |")
     for stage in ("bind3", "bind6"):  # the training drill's own format: a list, then its people reordered
-        examples = Sampler(tokenizer)(stage, random.Random(99), args.limit)
+        examples = sampler(stage, random.Random(99), args.limit)
         for shift in (0, args.shift):
             right, count = last_name_accuracy(model, tokenizer, examples, shift)
             print(f"| drill {stage}, positions +{shift} | {100 * right:.0f} % | {count} |")
