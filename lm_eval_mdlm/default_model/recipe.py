@@ -61,6 +61,27 @@ train-tiny`` is the command. What we learnt on 2 CPU cores (probes of a few hund
   single tokens that join one person's first name to another's last name ("Ryan Walker" from "Ryan
   Nguyen" and "Susan Walker"), the summed embeddings keeping the halves apart: the binding moved into
   the embeddings rather than away.
+- Relative positions from scratch (``echo1`` 100 steps, ``echo3`` 300, ``bind2+echo3`` 900, then
+  ``bind3+echo3``; lr 1e-3): MPNet (T5-style relative position buckets) and ConvBERT (span convolutions,
+  which hand each token its neighbours without attention) never left the copying plateau: echo3 stuck at
+  89 % of answer tokens from step 250 on (what EOS and punctuation alone give; BERT's goes on to 100 %),
+  MPNet's bind3 last names at 1-9 % at step 1,600 (stopped there; ConvBERT at step 500).
+- End-aligned positions (position ids counted back from the prompt's last token, fixed at 511, answers
+  after it; ``max_positions`` 1,024), so that every prompt's query list and answer, and the drill rows',
+  sit at the same positions whatever the one-shot example's length. From scratch in under an hour
+  (4,000 steps, 2,499 s: echo stages 680, ``bind2+echo6`` 600, ``bind3+echo6`` 880, then 1,840 of
+  ``all+bindrandom23+echo6``; lr 1e-3): greedy k = 1, 30 documents: copy 97, reverse 93, the index
+  operations 0-7, shuffle 0, remove_random 43 %; bind3's last names at a guess (39-43 %) throughout.
+  Drilling that model (``bind2`` 1,260 steps then ``bind3``, lr 1e-3, 4,200 steps) left bind3 at 39 %
+  and erased copying (echo3 100 -> 3 %). Aligning the positions does not shorten the thousands of
+  steps before the lookup appears.
+- The §4 list operations (single-letter items, 4 of the 14 operations in ``all``) are not learnt: the
+  shipped model writes two or three tokens (", D") and then EOS, 0 % on all four (greedy k = 1, 30
+  documents; ``lm_eval --model mdlm --model_args k=1 --tasks parallelbench_list_ops_copy_gen`` agrees:
+  2.4 answer tokens). Continuing it reached the format but not the copy: after 600 steps of ``all``
+  (lr 3e-4) it writes one constant list ("[F, P, L]") whatever the prompt (the constant-output
+  plateau, on letters), and after 1,200 steps with the list operations as half the rows (lr 5e-4; a
+  ``list_ops`` stage added for the probe, not kept) another one ("[W, U, U]"): still 0 %.
 - Speed: a ``torch.compile``-d training step takes 1.04-1.09x the eager one's time (no gain; medians
   of 10 interleaved batch pairs, two runs) and left padding is 24 % of prompt positions
   (``benchmarks/default_model_train_speed.py``): the step is compute-bound (~150 GFLOP at batch 32), so
