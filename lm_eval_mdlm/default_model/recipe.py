@@ -78,8 +78,8 @@ train-tiny`` is the command. What we learnt on 2 CPU cores (probes of a few hund
   steps before the lookup appears.
 - The §4 list operations (single-letter items, 4 of the 14 operations in ``all``) are not learnt: the
   shipped model writes two or three tokens (", D") and then EOS, 0 % on all four (greedy k = 1, 30
-  documents; ``lm_eval --model mdlm --model_args k=1 --tasks parallelbench_list_ops_copy_gen`` agrees:
-  2.4 answer tokens). Continuing it reached the format but not the copy: after 600 steps of ``all``
+  documents; ``lm_eval --model mdlm --model_args k=1 --tasks parallelbench_list_ops_shuffle_gen`` agrees:
+  score 0, 2.4 answer tokens). Continuing it reached the format but not the copy: after 600 steps of ``all``
   (lr 3e-4) it writes one constant list ("[F, P, L]") whatever the prompt (the constant-output
   plateau, on letters), and after 1,200 steps with the list operations as half the rows (lr 5e-4; a
   ``list_ops`` stage added for the probe, not kept) another one ("[W, U, U]"): still 0 %.
