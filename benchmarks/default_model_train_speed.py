@@ -60,7 +60,8 @@ def main() -> None:
         for mode in forwards:
             times[mode].append(step(mode, batch))
     ratios = [c / e for c, e in zip(times["compiled"], times["eager"])]
-    padding = statistics.mean((b[2][:, :b[1].shape[1]] == 0).float().mean().item() for b in batches)
+    padding = statistics.mean((attention[:, :ids.shape[1]] == 0).float().mean().item()
+                              for _, ids, attention, _ in batches)
     print(f"compiled / eager step time: median {statistics.median(ratios):.2f} "
           f"(pairs {min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} batches)")
     print(f"left padding: {100 * padding:.0f} % of prompt positions")
