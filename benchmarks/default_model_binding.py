@@ -25,7 +25,7 @@ from transformers import AutoTokenizer, BertForMaskedLM
 
 from lm_eval_mdlm.default_model import default_checkpoint
 from lm_eval_mdlm.default_model.data import LAST_NAME_TOKENS, Sampler, eval_documents, messages
-from lm_eval_mdlm.default_model.train import Example, batch_tensors, drill_targets, positions
+from lm_eval_mdlm.default_model.train import Example, batch_tensors, drill_targets, encoder_inputs
 
 OPS = ("copy", "shuffle", "insert_random", "remove_random", "replace_random")
 
@@ -36,9 +36,9 @@ def last_name_accuracy(model, tokenizer, examples: list[Example], shift: int = 0
     ids, attention, answers = batch_tensors(tokenizer, examples, 32)
     _, last = drill_targets(tokenizer, examples, answers)
     shown = torch.where(last, tokenizer.mask_token_id, answers)
+    tokens = torch.cat([ids, shown], 1)
     with torch.no_grad():
-        logits = model(input_ids=torch.cat([ids, shown], 1), attention_mask=attention,
-                       position_ids=positions(attention) + shift).logits[:, ids.shape[1]:]
+        logits = model(input_ids=tokens, **encoder_inputs(model, tokens, attention, shift)).logits[:, ids.shape[1]:]
     return (logits.argmax(-1) == answers)[last].float().mean().item(), int(last.sum())
 
 

@@ -11,8 +11,7 @@ import torch
 
 from lm_eval_mdlm.default_model import data
 from lm_eval_mdlm.default_model.recipe import build_tokenizer, run
-from lm_eval_mdlm.default_model.train import (batch_tensors, corrupt, drill_targets, logits_from,
-                                             masked_diffusion_loss, positions)
+from lm_eval_mdlm.default_model.train import batch_tensors, corrupt, drill_targets, logits_from, masked_diffusion_loss
 
 
 def test_loss_is_llada_sft_objective() -> None:
@@ -29,20 +28,58 @@ def test_loss_is_llada_sft_objective() -> None:
         pytest.approx((log8 / 0.5 / 2 + log8) / 2)
 
 
-def test_answer_logits_equal_the_full_forward_on_the_answer() -> None:
+def _tiny_bert(previous_types: bool):
     import transformers
 
     config = transformers.BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                     intermediate_size=64, max_position_embeddings=64, type_vocab_size=1)
+                                     intermediate_size=64, max_position_embeddings=64, pad_token_id=0,
+                                     type_vocab_size=50 if previous_types else 1,
+                                     **({"mdlm_token_types": "previous"} if previous_types else {}))
     torch.manual_seed(0)
-    model = transformers.BertForMaskedLM(config).eval()
-    ids = torch.randint(0, 50, (3, 20))
+    return transformers.BertForMaskedLM(config).eval()
+
+
+@pytest.mark.parametrize("previous_types", [False, True])
+def test_answer_logits_equal_the_engine_forward_on_the_answer(previous_types: bool) -> None:
+    """Training's forward (answer logits only) is the engine's forward: same positions, same token types."""
+    from lm_eval_mdlm.families.base import Denoiser
+    from lm_eval_mdlm.families.bert import MASKED_LM
+
+    model = _tiny_bert(previous_types)
+    ids = torch.randint(3, 50, (3, 20))
     attention = torch.ones_like(ids)
     attention[0, :4] = 0  # a left-padded row
+    ids[0, :4] = 0
+    engine = Denoiser(model, None, mask_id=1, eos_ids=(2,), pad_id=0, max_length=64, family=MASKED_LM)
     with torch.no_grad():
-        full = model(input_ids=ids, attention_mask=attention, position_ids=positions(attention)).logits
+        full = engine(ids, attention.bool())
         assert torch.allclose(logits_from(model, ids, attention, 12), full[:, 12:], atol=1e-5)
         assert logits_from(model, ids, attention, 0).shape == full.shape
+        alone = engine(ids[:1, 4:], attention[:1, 4:].bool())  # the padded row without its padding
+    assert torch.allclose(full[0, 4:], alone[0], atol=1e-5)
+
+
+def test_previous_token_types_are_the_ids_before_and_ignore_padding() -> None:
+    from lm_eval_mdlm.families.bert import previous_token_types
+
+    ids = torch.tensor([[0, 0, 7, 8, 9], [5, 6, 7, 8, 9]])
+    attention = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
+    assert previous_token_types(ids, attention, pad_id=0).tolist() == [[0, 0, 0, 7, 8], [0, 5, 6, 7, 8]]
+    # a pad id that is not 0, and padding that holds other ids, change nothing but the pad value
+    assert previous_token_types(ids.masked_fill(attention == 0, 4), attention, pad_id=3).tolist() == \
+        [[3, 3, 3, 7, 8], [3, 5, 6, 7, 8]]
+
+
+def test_token_types_the_engine_does_not_know_are_refused() -> None:
+    from lm_eval_mdlm.config import ConfigError
+    from lm_eval_mdlm.families.base import Denoiser
+    from lm_eval_mdlm.families.bert import MASKED_LM
+
+    model = _tiny_bert(True)
+    model.config.mdlm_token_types = "next"
+    with pytest.raises(ConfigError, match="config.mdlm_token_types='next' is not a token-type convention this "
+                                          "engine knows; valid: 'previous'"):
+        Denoiser(model, None, mask_id=1, eos_ids=(2,), pad_id=0, max_length=64, family=MASKED_LM)
 
 
 def test_unknown_loss_weighting_is_refused_by_name(tmp_path) -> None:
@@ -191,7 +228,7 @@ def test_train_tiny_smoke(tmp_path) -> None:
     from lm_eval_mdlm.model import MDLM
 
     settings = dict(hidden=32, layers=1, heads=2, intermediate=64, batch_size=8, steps=30, stop_after=None, warmup=5,
-                    lr=3e-3, vocab_size=600, threads=1, full_mask_rate=0.5,
+                    lr=3e-3, vocab_size=600, threads=1, full_mask_rate=0.5, previous_token_types=True,
                     phases=[{"steps": 10, "warmup": 2, "lr": 5e-4}, {"steps": 6, "full_mask_rate": 0.0,
                                                                     "curriculum": [(1.0, "hard+waiting_line")]}])
     summary = run(str(tmp_path / "ckpt"), **settings)
@@ -210,3 +247,5 @@ def test_train_tiny_smoke(tmp_path) -> None:
         run(str(tmp_path / "ckpt"), first_phase=4, **settings)
     lm = MDLM(pretrained=str(tmp_path / "ckpt"))
     assert lm.denoiser.mask_id == lm.tokenizer.mask_token_id and lm.denoiser.eos_ids == (lm.tokenizer.eos_token_id,)
+    # the channel survives save/load through both later phases, and the engine feeds it
+    assert lm.denoiser.model.config.mdlm_token_types == "previous" and lm.denoiser._previous_types

@@ -26,6 +26,8 @@ from typing import NamedTuple
 
 import torch
 
+from lm_eval_mdlm.families.bert import PREVIOUS_TOKEN_TYPES, previous_token_types
+
 WEIGHTINGS = ("elbo", "token")
 """Loss weightings of the masked tokens (see :attr:`Recipe.weighting`)."""
 
@@ -82,6 +84,12 @@ class Recipe:
     """Stop after this many steps of the ``steps``-long schedule (curriculum and learning rate keep
     following ``steps``): how the shipped run, stopped by its time budget, is reproduced exactly."""
     time_limit_s: float | None = None
+    previous_token_types: bool = False
+    """Feed each position's previous input id as its ``token_type_ids`` (``type_vocab_size`` = the
+    vocabulary; saved as ``config.mdlm_token_types = "previous"``, which the engine honours). It hands
+    every token the first half of an induction head, so finding a person's last name by the first name
+    (shuffle, the *_random operations) was learnt in ~600 drill steps, where the shipped model (without
+    it) had not learnt it after 9,690 steps (recipe.py)."""
 
 
 def masked_diffusion_loss(logits: torch.Tensor, targets: torch.Tensor, masked: torch.Tensor,
@@ -142,8 +150,10 @@ def build_model(recipe: Recipe, tokenizer):
         vocab_size=len(tokenizer), hidden_size=recipe.hidden, num_hidden_layers=recipe.layers,
         num_attention_heads=recipe.heads, intermediate_size=recipe.intermediate,
         max_position_embeddings=recipe.max_positions, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-        type_vocab_size=1, pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, mask_token_id=tokenizer.mask_token_id, tie_word_embeddings=True)
+        type_vocab_size=len(tokenizer) if recipe.previous_token_types else 1, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        mask_token_id=tokenizer.mask_token_id, tie_word_embeddings=True,
+        **({"mdlm_token_types": PREVIOUS_TOKEN_TYPES} if recipe.previous_token_types else {}))
     torch.manual_seed(recipe.seed)
     return transformers.BertForMaskedLM(config)
 
@@ -262,8 +272,17 @@ def logits_from(model, input_ids: torch.Tensor, attention: torch.Tensor, start: 
     With answer-only targets the vocabulary projection over the prompt (4/5 of the positions) is
     wasted work; the encoder still sees the whole sequence, so the logits equal the full forward's.
     """
-    hidden = model.bert(input_ids=input_ids, attention_mask=attention, position_ids=positions(attention))
+    hidden = model.bert(input_ids=input_ids, **encoder_inputs(model, input_ids, attention))
     return model.cls(hidden.last_hidden_state[:, start:])
+
+
+def encoder_inputs(model, input_ids: torch.Tensor, attention: torch.Tensor, shift: int = 0) -> dict[str, torch.Tensor]:
+    """The padding mask, position ids (moved by ``shift``) and, for a model trained with them, the
+    previous-token types: what the engine passes to the default model besides ``input_ids``."""
+    inputs = {"attention_mask": attention, "position_ids": positions(attention) + shift}
+    if getattr(model.config, "mdlm_token_types", None) == PREVIOUS_TOKEN_TYPES:
+        inputs["token_type_ids"] = previous_token_types(input_ids, attention, model.config.pad_token_id)
+    return inputs
 
 
 def positions(attention: torch.Tensor) -> torch.Tensor:

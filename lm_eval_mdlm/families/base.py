@@ -161,6 +161,14 @@ class Denoiser:
         self._use_cache = "use_cache" in params
         # transformers renamed ``past_key_values`` to ``cache`` (5.x keeps the old name as an alias).
         self._cache_arg = next((name for name in ("cache", "past_key_values") if name in params), None)
+        from lm_eval_mdlm.families.bert import PREVIOUS_TOKEN_TYPES  # bert.py builds on this module
+
+        types = getattr(getattr(model, "config", None), "mdlm_token_types", None)
+        if types not in (None, PREVIOUS_TOKEN_TYPES):
+            raise ConfigError(f"config.mdlm_token_types={types!r} is not a token-type convention this engine knows; "
+                              f"valid: {PREVIOUS_TOKEN_TYPES!r} (token_type_ids = the previous input id, "
+                              "families/bert.py) or no such key.")
+        self._previous_types = types == PREVIOUS_TOKEN_TYPES
 
     @property
     def device(self) -> torch.device:
@@ -203,6 +211,14 @@ class Denoiser:
         kwargs: dict[str, Any] = {"attention_mask": attention_mask}
         if position_ids is not None:
             kwargs["position_ids"] = position_ids
+        if self._previous_types:
+            from lm_eval_mdlm.families.bert import previous_token_types
+
+            if attention_mask.dim() != 2 or kv is not None:
+                raise ConfigError("a checkpoint with config.mdlm_token_types='previous' needs whole rows and a "
+                                  "2-D padding mask (family=masked_lm, cache=none), since each token's type is "
+                                  "the id before it.")
+            kwargs["token_type_ids"] = previous_token_types(input_ids, attention_mask, self.pad_id)
         if self._use_cache:
             kwargs["use_cache"] = False
         if kv is not None:
