@@ -106,8 +106,9 @@ train-tiny`` is the command. What we learnt on 2 CPU cores (probes of a few hund
   name follows the same ``"`` in every slot, so the channel does not find it; that needs the positional
   copying the echo stages teach over thousands of steps (the shipped recipe's ``all+echo6``), and this run
   had echo rows only for its first 1,500 steps. Whether the lookup forms equally fast is schedule-dependent:
-  with the same stages at 4,000 and 4,200 steps in all (``bind2`` 800 and 525 steps) the drill loss had not
-  fallen by step 1,050 / 2,000; at 3,000 and 4,800 it fell within 600 ``bind2`` steps. Not shipped.
+  with the same stages at 4,000 and 4,200 steps in all (``bind2`` 800 and 525 steps) it had not formed by
+  step 1,050 (``bind2+echo3`` loss still 0.80; the pilot's fell to 0.54 by 850) / 2,000 (loss 1.82 against
+  the pilot's 1.05); at 3,000 and 4,800 it formed within 600 ``bind2`` steps. Not shipped.
   Warm-starting the shipped model with the channel instead (every row of the new token-type embedding =
   its single old row, so it starts as the same function; 686 steps of ``waiting_line+bind2+bind3``, lr
   5e-4, 14 minutes): last names with all else given shuffle 60, random operations 63-76 %, but bind3 82 %
