@@ -161,7 +161,7 @@ class Denoiser:
         self._use_cache = "use_cache" in params
         # transformers renamed ``past_key_values`` to ``cache`` (5.x keeps the old name as an alias).
         self._cache_arg = next((name for name in ("cache", "past_key_values") if name in params), None)
-        from lm_eval_mdlm.families.bert import PREVIOUS_TOKEN_TYPES  # bert.py builds on this module
+        from lm_eval_mdlm.families.bert import PREVIOUS_TOKEN_TYPES, previous_token_types  # bert.py builds on this
 
         types = getattr(getattr(model, "config", None), "mdlm_token_types", None)
         if types not in (None, PREVIOUS_TOKEN_TYPES):
@@ -169,6 +169,7 @@ class Denoiser:
                               f"valid: {PREVIOUS_TOKEN_TYPES!r} (token_type_ids = the previous input id, "
                               "families/bert.py) or no such key.")
         self._previous_types = types == PREVIOUS_TOKEN_TYPES
+        self._types_of = previous_token_types
 
     @property
     def device(self) -> torch.device:
@@ -212,13 +213,11 @@ class Denoiser:
         if position_ids is not None:
             kwargs["position_ids"] = position_ids
         if self._previous_types:
-            from lm_eval_mdlm.families.bert import previous_token_types
-
             if attention_mask.dim() != 2 or kv is not None:
                 raise ConfigError("a checkpoint with config.mdlm_token_types='previous' needs whole rows and a "
                                   "2-D padding mask (family=masked_lm, cache=none), since each token's type is "
                                   "the id before it.")
-            kwargs["token_type_ids"] = previous_token_types(input_ids, attention_mask, self.pad_id)
+            kwargs["token_type_ids"] = self._types_of(input_ids, attention_mask, self.pad_id)
         if self._use_cache:
             kwargs["use_cache"] = False
         if kv is not None:
