@@ -60,7 +60,7 @@ def test_answer_logits_equal_the_engine_forward_on_the_answer(previous_types: bo
 
 
 def test_previous_token_types_are_the_ids_before_and_ignore_padding() -> None:
-    from lm_eval_mdlm.families.bert import previous_token_types
+    from lm_eval_mdlm.families.base import previous_token_types
 
     ids = torch.tensor([[0, 0, 7, 8, 9], [5, 6, 7, 8, 9]])
     attention = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import torch
 
-from lm_eval_mdlm.families.bert import PREVIOUS_TOKEN_TYPES, previous_token_types
+from lm_eval_mdlm.families.base import PREVIOUS_TOKEN_TYPES, previous_token_types
 
 WEIGHTINGS = ("elbo", "token")
 """Loss weightings of the masked tokens (see :attr:`Recipe.weighting`)."""

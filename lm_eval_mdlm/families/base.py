@@ -21,6 +21,9 @@ from lm_eval_mdlm.config import ENGINE_STRATEGIES, MODEL_STRATEGIES, ConfigError
 
 DTYPES = {"auto": "auto", "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
+PREVIOUS_TOKEN_TYPES = "previous"
+"""``config.mdlm_token_types`` of a checkpoint trained with :func:`previous_token_types` as its token types
+(families/bert.py says why)."""
 MASK_LAYOUTS = ("2d", "4d")
 POSITION_MODES = ("none", "cumsum", "auto")
 
@@ -111,6 +114,15 @@ def left_positions(attention_mask: torch.Tensor, pad_position: int = 0) -> torch
     return (am.long().cumsum(-1) - 1).masked_fill(~am, pad_position)
 
 
+def previous_token_types(input_ids: torch.Tensor, attention_mask: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """``token_type_ids`` whose entry ``i`` is ``input_ids[:, i - 1]``; each row's first real token
+    (nothing before it) and padding get ``pad_id``, so a left-padded row sees what it sees unpadded."""
+    real = attention_mask.bool()
+    before = torch.nn.functional.pad(input_ids[:, :-1], (1, 0), value=pad_id)
+    before_real = torch.nn.functional.pad(real[:, :-1], (1, 0), value=False)
+    return torch.where(before_real & real, before, pad_id)
+
+
 def bidirectional_4d(attention_mask: torch.Tensor) -> torch.Tensor:
     """(B, 1, L, L) bool mask, True = query may attend key: real tokens see every real token.
 
@@ -161,15 +173,12 @@ class Denoiser:
         self._use_cache = "use_cache" in params
         # transformers renamed ``past_key_values`` to ``cache`` (5.x keeps the old name as an alias).
         self._cache_arg = next((name for name in ("cache", "past_key_values") if name in params), None)
-        from lm_eval_mdlm.families.bert import PREVIOUS_TOKEN_TYPES, previous_token_types  # bert.py builds on this
-
         types = getattr(getattr(model, "config", None), "mdlm_token_types", None)
         if types not in (None, PREVIOUS_TOKEN_TYPES):
             raise ConfigError(f"config.mdlm_token_types={types!r} is not a token-type convention this engine knows; "
                               f"valid: {PREVIOUS_TOKEN_TYPES!r} (token_type_ids = the previous input id, "
                               "families/bert.py) or no such key.")
         self._previous_types = types == PREVIOUS_TOKEN_TYPES
-        self._types_of = previous_token_types
 
     @property
     def device(self) -> torch.device:
@@ -217,7 +226,7 @@ class Denoiser:
                 raise ConfigError("a checkpoint with config.mdlm_token_types='previous' needs whole rows and a "
                                   "2-D padding mask (family=masked_lm, cache=none), since each token's type is "
                                   "the id before it.")
-            kwargs["token_type_ids"] = self._types_of(input_ids, attention_mask, self.pad_id)
+            kwargs["token_type_ids"] = previous_token_types(input_ids, attention_mask, self.pad_id)
         if self._use_cache:
             kwargs["use_cache"] = False
         if kv is not None:
