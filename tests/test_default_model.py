@@ -11,7 +11,8 @@ import torch
 
 from lm_eval_mdlm.default_model import data
 from lm_eval_mdlm.default_model.recipe import build_tokenizer, run
-from lm_eval_mdlm.default_model.train import batch_tensors, corrupt, drill_targets, logits_from, masked_diffusion_loss
+from lm_eval_mdlm.default_model.train import (batch_tensors, corrupt, drill_targets, logits_from, masked_diffusion_loss,
+                                              punctuation_ids)
 
 
 def test_loss_is_llada_sft_objective() -> None:
@@ -28,24 +29,26 @@ def test_loss_is_llada_sft_objective() -> None:
         pytest.approx((log8 / 0.5 / 2 + log8) / 2)
 
 
-def _tiny_bert(previous_types: bool):
+def _tiny_bert(previous_types: bool, skip: list[int] | None = None):
     import transformers
 
     config = transformers.BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                      intermediate_size=64, max_position_embeddings=64, pad_token_id=0,
                                      type_vocab_size=50 if previous_types else 1,
-                                     **({"mdlm_token_types": "previous"} if previous_types else {}))
+                                     **({"mdlm_token_types": "previous"} if previous_types else {}),
+                                     **({"mdlm_token_types_skip": skip} if skip is not None else {}))
     torch.manual_seed(0)
     return transformers.BertForMaskedLM(config).eval()
 
 
-@pytest.mark.parametrize("previous_types", [False, True])
-def test_answer_logits_equal_the_engine_forward_on_the_answer(previous_types: bool) -> None:
-    """Training's forward (answer logits only) is the engine's forward: same positions, same token types."""
+@pytest.mark.parametrize("previous_types, skip", [(False, None), (True, None), (True, list(range(3, 20)))])
+def test_answer_logits_equal_the_engine_forward_on_the_answer(previous_types: bool, skip: list[int] | None) -> None:
+    """Training's forward (answer logits only) is the engine's forward: same positions, same token types
+    (with a skip list: the engine's types pass over the same ids as training's, or the logits would differ)."""
     from lm_eval_mdlm.families.base import Denoiser
     from lm_eval_mdlm.families.bert import MASKED_LM
 
-    model = _tiny_bert(previous_types)
+    model = _tiny_bert(previous_types, skip)
     ids = torch.randint(3, 50, (3, 20))
     attention = torch.ones_like(ids)
     attention[0, :4] = 0  # a left-padded row
@@ -70,6 +73,50 @@ def test_previous_token_types_are_the_ids_before_and_ignore_padding() -> None:
         [[3, 3, 3, 7, 8], [3, 5, 6, 7, 8]]
 
 
+def test_previous_word_types_pass_over_skipped_ids() -> None:
+    """With a skip table a token's type is the last id before it that is not skipped (closed form below)."""
+    from lm_eval_mdlm.families.base import previous_token_types
+
+    skip = torch.zeros(20, dtype=torch.bool)
+    skip[[5, 6]] = True  # "punctuation"
+    ids = torch.tensor([[0, 0, 7, 5, 6, 8, 9], [5, 7, 8, 5, 5, 6, 9]])
+    attention = torch.tensor([[0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1]])
+    # row 0: 7 has nothing before it; 5, 6 and 8 follow 7 (5 and 6 skipped); 9 follows 8.
+    # row 1: the leading 5 is skipped, so 7 has nothing before it either.
+    assert previous_token_types(ids, attention, pad_id=0, skip=skip).tolist() == \
+        [[0, 0, 0, 7, 7, 7, 8], [0, 0, 7, 8, 8, 8, 8]]
+    # an empty table is the plain previous id
+    assert torch.equal(previous_token_types(ids, attention, 0, torch.zeros(20, dtype=torch.bool)),
+                       previous_token_types(ids, attention, 0))
+
+
+def test_a_skip_list_that_cannot_apply_is_refused() -> None:
+    from lm_eval_mdlm.config import ConfigError
+    from lm_eval_mdlm.families.base import Denoiser
+    from lm_eval_mdlm.families.bert import MASKED_LM
+
+    def denoiser(model):
+        return Denoiser(model, None, mask_id=1, eos_ids=(2,), pad_id=0, max_length=64, family=MASKED_LM)
+
+    with pytest.raises(ConfigError, match=r"config.mdlm_token_types_skip holds \[50, -1\], which are not token ids "
+                                          r"of this vocabulary \(0..49\)"):
+        denoiser(_tiny_bert(True, [4, 50, -1]))
+    with pytest.raises(ConfigError, match="config.mdlm_token_types_skip is set but config.mdlm_token_types=None"):
+        denoiser(_tiny_bert(False, [4]))
+
+
+def test_punctuation_ids_are_the_tokens_without_letters_or_digits() -> None:
+    from transformers import AutoTokenizer
+
+    from lm_eval_mdlm.default_model import CHECKPOINT
+
+    tokenizer = AutoTokenizer.from_pretrained(CHECKPOINT)
+    skipped = {tokenizer.decode([i]) for i in punctuation_ids(tokenizer)}
+    assert {'",', ' "', '["', '"]', "\n", "."} <= skipped
+    assert not {"Sarah", " Morris", " the", "1"} & skipped
+    assert not set(tokenizer.all_special_tokens) & skipped  # the mask token stays a word
+
+
 def test_token_types_the_engine_does_not_know_are_refused() -> None:
     from lm_eval_mdlm.config import ConfigError
     from lm_eval_mdlm.families.base import Denoiser
@@ -88,6 +135,9 @@ def test_unknown_loss_weighting_is_refused_by_name(tmp_path) -> None:
 
     recipe = dataclasses.replace(RECIPE, weighting="1/t")
     with pytest.raises(ValueError, match="unknown weighting '1/t'; valid: elbo, token"):
+        train(recipe, None, lambda *a: [], str(tmp_path))
+    recipe = dataclasses.replace(RECIPE, types_skip_punctuation=True)
+    with pytest.raises(ValueError, match="types_skip_punctuation=True changes the previous-token types, which are off"):
         train(recipe, None, lambda *a: [], str(tmp_path))
 
 
@@ -229,6 +279,7 @@ def test_train_tiny_smoke(tmp_path) -> None:
 
     settings = dict(hidden=32, layers=1, heads=2, intermediate=64, batch_size=8, steps=30, stop_after=None, warmup=5,
                     lr=3e-3, vocab_size=600, threads=1, full_mask_rate=0.5, previous_token_types=True,
+                    types_skip_punctuation=True,
                     phases=[{"steps": 10, "warmup": 2, "lr": 5e-4}, {"steps": 6, "full_mask_rate": 0.0,
                                                                     "curriculum": [(1.0, "hard+waiting_line")]}])
     summary = run(str(tmp_path / "ckpt"), **settings)
@@ -249,3 +300,5 @@ def test_train_tiny_smoke(tmp_path) -> None:
     assert lm.denoiser.mask_id == lm.tokenizer.mask_token_id and lm.denoiser.eos_ids == (lm.tokenizer.eos_token_id,)
     # the channel survives save/load through both later phases, and the engine feeds it
     assert lm.denoiser.model.config.mdlm_token_types == "previous" and lm.denoiser._previous_types
+    skipped = lm.denoiser._type_skip.nonzero().flatten().tolist()
+    assert skipped == punctuation_ids(lm.tokenizer) and lm.tokenizer.convert_tokens_to_ids('",') in skipped

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import torch
 
-from lm_eval_mdlm.families.base import PREVIOUS_TOKEN_TYPES, previous_token_types
+from lm_eval_mdlm.families.base import PREVIOUS_TOKEN_TYPES, TYPE_SKIP_KEY, previous_token_types, token_type_skip
 
 WEIGHTINGS = ("elbo", "token")
 """Loss weightings of the masked tokens (see :attr:`Recipe.weighting`)."""
@@ -90,6 +90,12 @@ class Recipe:
     every token the first half of an induction head, so finding a person's last name by the first name
     (shuffle, the *_random operations) was learnt in ~600 drill steps, where the shipped model (without
     it) had not learnt it after 9,690 steps (recipe.py)."""
+    types_skip_punctuation: bool = False
+    """With :attr:`previous_token_types`: a token's type is the last *word* before it, passing over
+    punctuation-only tokens (:func:`punctuation_ids`, saved as ``config.mdlm_token_types_skip``). The first
+    name after ``Morris", "`` then has type `` Morris``, so copying a list in order is a chain of the same
+    lookup that finds a last name by its first name; with the plain previous id every first name's type
+    is ``"`` and the order had to be learnt from positions (recipe.py)."""
 
 
 def masked_diffusion_loss(logits: torch.Tensor, targets: torch.Tensor, masked: torch.Tensor,
@@ -153,9 +159,19 @@ def build_model(recipe: Recipe, tokenizer):
         type_vocab_size=len(tokenizer) if recipe.previous_token_types else 1, pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         mask_token_id=tokenizer.mask_token_id, tie_word_embeddings=True,
-        **({"mdlm_token_types": PREVIOUS_TOKEN_TYPES} if recipe.previous_token_types else {}))
+        **({"mdlm_token_types": PREVIOUS_TOKEN_TYPES} if recipe.previous_token_types else {}),
+        **({TYPE_SKIP_KEY: punctuation_ids(tokenizer)} if recipe.types_skip_punctuation else {}))
     torch.manual_seed(recipe.seed)
     return transformers.BertForMaskedLM(config)
+
+
+def punctuation_ids(tokenizer) -> list[int]:
+    """Ids of the tokens without a letter or digit (``",``, `` "``, ``\\n``, ...), special tokens excepted:
+    what :attr:`Recipe.types_skip_punctuation` passes over. The mask token stays a word, so a type
+    behind a masked position says "unknown" rather than naming an older word."""
+    special = set(tokenizer.all_special_ids)
+    return [i for i in range(len(tokenizer))
+            if i not in special and not any(c.isalnum() for c in tokenizer.decode([i]))]
 
 
 def train(recipe: Recipe, tokenizer, sample: Callable[[str, random.Random, int], list[Example]], out_dir: str,
@@ -164,6 +180,9 @@ def train(recipe: Recipe, tokenizer, sample: Callable[[str, random.Random, int],
     """Run the recipe; ``sample(stage, rng, batch_size)`` draws training examples of a curriculum stage."""
     if recipe.weighting not in WEIGHTINGS:
         raise ValueError(f"unknown weighting {recipe.weighting!r}; valid: {', '.join(WEIGHTINGS)} (Recipe.weighting).")
+    if recipe.types_skip_punctuation and not recipe.previous_token_types:
+        raise ValueError("Recipe.types_skip_punctuation=True changes the previous-token types, which are off "
+                         "(previous_token_types=False); set previous_token_types=True as well.")
     torch.set_num_threads(recipe.threads)
     rng, gen = random.Random(recipe.seed), torch.Generator().manual_seed(recipe.seed)
     model = build_model(recipe, tokenizer).train()
@@ -281,7 +300,8 @@ def encoder_inputs(model, input_ids: torch.Tensor, attention: torch.Tensor, shif
     previous-token types: what the engine passes to the default model besides ``input_ids``."""
     inputs = {"attention_mask": attention, "position_ids": positions(attention) + shift}
     if getattr(model.config, "mdlm_token_types", None) == PREVIOUS_TOKEN_TYPES:
-        inputs["token_type_ids"] = previous_token_types(input_ids, attention, model.config.pad_token_id)
+        skip = token_type_skip(model.config, model.config.vocab_size)
+        inputs["token_type_ids"] = previous_token_types(input_ids, attention, model.config.pad_token_id, skip)
     return inputs
 
 

@@ -24,6 +24,9 @@ DTYPES = {"auto": "auto", "bfloat16": torch.bfloat16, "float16": torch.float16, 
 PREVIOUS_TOKEN_TYPES = "previous"
 """``config.mdlm_token_types`` of a checkpoint trained with :func:`previous_token_types` as its token types
 (families/bert.py says why)."""
+TYPE_SKIP_KEY = "mdlm_token_types_skip"
+"""Optional config key beside it: the token ids a type passes over (a token's type is then the last id before
+it *not* in this list, e.g. the previous word past punctuation)."""
 MASK_LAYOUTS = ("2d", "4d")
 POSITION_MODES = ("none", "cumsum", "auto")
 
@@ -114,13 +117,38 @@ def left_positions(attention_mask: torch.Tensor, pad_position: int = 0) -> torch
     return (am.long().cumsum(-1) - 1).masked_fill(~am, pad_position)
 
 
-def previous_token_types(input_ids: torch.Tensor, attention_mask: torch.Tensor, pad_id: int) -> torch.Tensor:
-    """``token_type_ids`` whose entry ``i`` is ``input_ids[:, i - 1]``; each row's first real token
-    (nothing before it) and padding get ``pad_id``, so a left-padded row sees what it sees unpadded."""
+def previous_token_types(input_ids: torch.Tensor, attention_mask: torch.Tensor, pad_id: int,
+                         skip: torch.Tensor | None = None) -> torch.Tensor:
+    """``token_type_ids`` whose entry ``i`` is the last real id before ``i`` (``input_ids[:, i - 1]`` when
+    ``skip`` is None) that ``skip`` (a (V,) bool table) does not mark; a token with no such id before it
+    and padding get ``pad_id``, so a left-padded row sees what it sees unpadded.
+
+    With punctuation skipped, the first name after ``Morris", "`` has type `` Morris``: the person before
+    it, which is what copying a list needs to chain from one name to the next (families/bert.py).
+    """
     real = attention_mask.bool()
-    before = torch.nn.functional.pad(input_ids[:, :-1], (1, 0), value=pad_id)
-    before_real = torch.nn.functional.pad(real[:, :-1], (1, 0), value=False)
-    return torch.where(before_real & real, before, pad_id)
+    counted = real if skip is None else real & ~skip.to(input_ids.device)[input_ids]
+    index = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
+    last = torch.where(counted, index, -1).cummax(1).values  # last counted position at or before i
+    before = torch.nn.functional.pad(last[:, :-1], (1, 0), value=-1)
+    types = input_ids.gather(1, before.clamp_min(0))
+    return torch.where((before >= 0) & real, types, pad_id)
+
+
+def token_type_skip(config: Any, vocab_size: int) -> torch.Tensor | None:
+    """The (V,) bool table of ``config.mdlm_token_types_skip`` (None without that key); raises naming
+    ids outside the vocabulary, since an index error deep in a forward would not say which config is wrong."""
+    ids = getattr(config, TYPE_SKIP_KEY, None)
+    if ids is None:
+        return None
+    bad = [i for i in ids if not (isinstance(i, int) and 0 <= i < vocab_size)]
+    if bad:
+        raise ConfigError(f"config.{TYPE_SKIP_KEY} holds {bad[:5]}, which are not token ids of this vocabulary "
+                          f"(0..{vocab_size - 1}); it lists the ids a token type passes over (families/bert.py). "
+                          "Fix or remove the key in config.json.")
+    table = torch.zeros(vocab_size, dtype=torch.bool)
+    table[list(ids)] = True
+    return table
 
 
 def bidirectional_4d(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -179,6 +207,11 @@ class Denoiser:
                               f"valid: {PREVIOUS_TOKEN_TYPES!r} (token_type_ids = the previous input id, "
                               "families/bert.py) or no such key.")
         self._previous_types = types == PREVIOUS_TOKEN_TYPES
+        if getattr(model.config, TYPE_SKIP_KEY, None) is not None and not self._previous_types:
+            raise ConfigError(f"config.{TYPE_SKIP_KEY} is set but config.mdlm_token_types={types!r}; the skip list "
+                              f"only applies to mdlm_token_types={PREVIOUS_TOKEN_TYPES!r}. Fix config.json.")
+        self._type_skip = (token_type_skip(model.config, model.get_input_embeddings().num_embeddings)
+                           if self._previous_types else None)
 
     @property
     def device(self) -> torch.device:
@@ -226,7 +259,7 @@ class Denoiser:
                 raise ConfigError("a checkpoint with config.mdlm_token_types='previous' needs whole rows and a "
                                   "2-D padding mask (family=masked_lm, cache=none), since each token's type is "
                                   "the id before it.")
-            kwargs["token_type_ids"] = previous_token_types(input_ids, attention_mask, self.pad_id)
+            kwargs["token_type_ids"] = previous_token_types(input_ids, attention_mask, self.pad_id, self._type_skip)
         if self._use_cache:
             kwargs["use_cache"] = False
         if kv is not None:
