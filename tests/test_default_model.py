@@ -279,8 +279,8 @@ def test_train_tiny_smoke(tmp_path) -> None:
 
     settings = dict(hidden=32, layers=1, heads=2, intermediate=64, batch_size=8, steps=30, stop_after=None, warmup=5,
                     lr=3e-3, vocab_size=600, threads=1, full_mask_rate=0.5, previous_token_types=True,
-                    types_skip_punctuation=True,
-                    phases=[{"steps": 10, "warmup": 2, "lr": 5e-4}, {"steps": 6, "full_mask_rate": 0.0,
+                    phases=[{"steps": 10, "warmup": 2, "lr": 5e-4, "types_skip_punctuation": True},
+                            {"steps": 6, "full_mask_rate": 0.0,
                                                                     "curriculum": [(1.0, "hard+waiting_line")]}])
     summary = run(str(tmp_path / "ckpt"), **settings)
     first, second = summary["phases"]
@@ -300,5 +300,7 @@ def test_train_tiny_smoke(tmp_path) -> None:
     assert lm.denoiser.mask_id == lm.tokenizer.mask_token_id and lm.denoiser.eos_ids == (lm.tokenizer.eos_token_id,)
     # the channel survives save/load through both later phases, and the engine feeds it
     assert lm.denoiser.model.config.mdlm_token_types == "previous" and lm.denoiser._previous_types
+    # phase 2 switched the types to skip punctuation; phase 3 kept it
+    assert "mdlm_token_types_skip" not in json.loads((tmp_path / "ckpt" / "phase1" / "config.json").read_text())
     skipped = lm.denoiser._type_skip.nonzero().flatten().tolist()
     assert skipped == punctuation_ids(lm.tokenizer) and lm.tokenizer.convert_tokens_to_ids('",') in skipped

@@ -95,7 +95,8 @@ class Recipe:
     punctuation-only tokens (:func:`punctuation_ids`, saved as ``config.mdlm_token_types_skip``). The first
     name after ``Morris", "`` then has type `` Morris``, so copying a list in order is a chain of the same
     lookup that finds a last name by its first name; with the plain previous id every first name's type
-    is ``"`` and the order had to be learnt from positions (recipe.py)."""
+    is ``"`` and the order had to be learnt from positions (recipe.py). A later phase may switch it on:
+    the types of last names (their first name) are the same either way, so a lookup learnt without it stays."""
 
 
 def masked_diffusion_loss(logits: torch.Tensor, targets: torch.Tensor, masked: torch.Tensor,
@@ -151,7 +152,13 @@ def build_model(recipe: Recipe, tokenizer):
     import transformers
 
     if recipe.init_from:
-        return transformers.BertForMaskedLM.from_pretrained(recipe.init_from, dtype=torch.float32)
+        model = transformers.BertForMaskedLM.from_pretrained(recipe.init_from, dtype=torch.float32)
+        # the recipe, not the checkpoint, says whether types skip punctuation: a later phase may switch it on
+        if recipe.types_skip_punctuation:
+            setattr(model.config, TYPE_SKIP_KEY, punctuation_ids(tokenizer))
+        elif hasattr(model.config, TYPE_SKIP_KEY):
+            delattr(model.config, TYPE_SKIP_KEY)
+        return model
     config = transformers.BertConfig(
         vocab_size=len(tokenizer), hidden_size=recipe.hidden, num_hidden_layers=recipe.layers,
         num_attention_heads=recipe.heads, intermediate_size=recipe.intermediate,
