@@ -215,6 +215,13 @@ def test_binding_drill_shows_first_names_and_targets_every_last_name(name_tokeni
     queries = [parse_list(next(line for line in e.prompt.split("\n")[::-1] if line.startswith("["))) for e in short]
     assert {len(people) for people in queries} == {2, 3}
     assert all(any(word in e.prompt.split("<|user|>")[-1] for word in ("shuffle", "random")) for e in short)
+    ordered = sampler("firstordered", rng, 32)  # first<task stage>: first names as targets; order-keeping operations
+    assert all(e.targets == data.FIRST_NAME_TOKENS for e in ordered)
+    assert not any(word in e.prompt.split("<|user|>")[-1] for e in ordered for word in ("shuffle", "reverse", "sort"))
+    answers = batch_tensors(tokenizer, ordered, 48)[2]
+    targets = drill_targets(tokenizer, ordered, answers)[1]
+    targeted = [[tokenizer.decode([t]) for t in row[mask]] for row, mask in zip(answers, targets)]
+    assert targeted == [[person.split()[0] for person in parse_list(e.answer)] for e in ordered]
 
 
 def test_drill_targets_must_be_one_token_and_train_with_token_weighting(name_tokenizer, tmp_path) -> None:

@@ -29,6 +29,9 @@ HARD_OPS = ("replace_index", "insert_index", "remove_index", "shuffle", "insert_
 """The Waiting Line operations a model learns last: positions to count, or people to keep apart while reordering."""
 RANDOM_OPS = ("shuffle", "insert_random", "remove_random", "replace_random")
 """The operations whose answer slots must be filled by finding a person by content (first name -> last name)."""
+ORDERED_OPS = ("copy", "replace_index", "insert_index", "remove_index", "insert_random", "remove_random",
+               "replace_random")
+"""The operations whose answer keeps the list's order: each person's first name follows the person before."""
 LIST_OPS = ("copy", "replace_index", "replace_random", "shuffle")
 # Curriculum stages. ``echo<n>``: the user message is a list of 1..n people and the answer repeats it
 # (copying is learnt on 1-2 people in a few hundred steps, then grows with the list length); ``all``:
@@ -42,19 +45,25 @@ LIST_OPS = ("copy", "replace_index", "replace_random", "shuffle")
 # which shuffle and the *_random operations need and position-copying never learns); ``bind<stage>`` for a
 # task stage (e.g. ``bindhard``): that stage's documents with the same last-name-only targets; ``random23``:
 # shuffle and the random operations at 2-3 people (the drill's first step, at the task prompts' positions).
+# ``first<stage>``: that stage's documents with only the first names as targets (every other token given);
+# with ``ordered`` (the operations that keep the list's order) the way to a first name is the person
+# before it, which previous-word token types turn into the same lookup as ``bind``'s (train.py).
 ECHO_STAGES = {"echo1": 1, "echo2": 2, "echo3": 3, "echo6": 6}
 BIND_STAGES = {"bind2": 2, "bind3": 3, "bind4": 4, "bind6": 6}
 LAST_NAME_TOKENS = frozenset(f" {name}" for name in vocab.LAST_NAMES)
 """Last names as they follow a first name in a list (with the space: one token of the default tokenizer)."""
+FIRST_NAME_TOKENS = frozenset(vocab.FIRST_NAMES)
+"""First names as they follow ``"`` in a list (no space: one token of the default tokenizer)."""
 TASK_STAGES: dict[str, tuple[tuple[str, ...], tuple[int, int]]] = {
     "all": (tuple(f"waiting_line/{op}" for op in WAITING_LINE_OPS) + tuple(f"list_ops/{op}" for op in LIST_OPS),
             (3, 6)),
     "waiting_line": (tuple(f"waiting_line/{op}" for op in WAITING_LINE_OPS), (3, 6)),
     "hard": (tuple(f"waiting_line/{op}" for op in HARD_OPS), (3, 6)),
     "random23": (tuple(f"waiting_line/{op}" for op in RANDOM_OPS), (2, 3)),
+    "ordered": (tuple(f"waiting_line/{op}" for op in ORDERED_OPS), (3, 6)),
 }
 STAGES = (*ECHO_STAGES, *BIND_STAGES, *TASK_STAGES, *(f"{name}0" for name in TASK_STAGES),
-          *(f"bind{name}" for name in TASK_STAGES))
+          *(f"bind{name}" for name in TASK_STAGES), *(f"first{name}" for name in TASK_STAGES))
 EVAL_SEED, EVAL_SAMPLES = 0, 100  # what task_yamls/parallelbench/*_gen.yaml evaluate on
 
 
@@ -113,6 +122,8 @@ class Sampler:
                             format_list(rng.sample(people, len(people))), LAST_NAME_TOKENS) for people in lists]
         if stage.startswith("bind") and stage[4:] in TASK_STAGES:
             return [example._replace(targets=LAST_NAME_TOKENS) for example in self(stage[4:], rng, batch_size)]
+        if stage.startswith("first") and stage[5:] in TASK_STAGES:
+            return [example._replace(targets=FIRST_NAME_TOKENS) for example in self(stage[5:], rng, batch_size)]
         one_shot = stage in TASK_STAGES
         if stage not in self._streams:
             self._streams[stage] = documents(*TASK_STAGES[stage if one_shot else stage[:-1]], rng)

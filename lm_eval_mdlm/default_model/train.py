@@ -175,7 +175,8 @@ def build_model(recipe: Recipe, tokenizer):
 def punctuation_ids(tokenizer) -> list[int]:
     """Ids of the tokens without a letter or digit (``",``, `` "``, ``\\n``, ...), special tokens excepted:
     what :attr:`Recipe.types_skip_punctuation` passes over. The mask token stays a word, so a type
-    behind a masked position says "unknown" rather than naming an older word."""
+    behind a masked position says "unknown" rather than naming an older word. Byte fragments of a
+    non-ASCII letter decode to U+FFFD alone and count as punctuation; the task corpus is ASCII."""
     special = set(tokenizer.all_special_ids)
     return [i for i in range(len(tokenizer))
             if i not in special and not any(c.isalnum() for c in tokenizer.decode([i]))]
