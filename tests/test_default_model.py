@@ -74,17 +74,18 @@ def test_previous_token_types_are_the_ids_before_and_ignore_padding() -> None:
 
 
 def test_previous_word_types_pass_over_skipped_ids() -> None:
-    """With a skip table a token's type is the last id before it that is not skipped (closed form below)."""
+    """With a skip table a token's type is the last id before it that is not skipped, and a skipped token
+    has none (closed form below)."""
     from lm_eval_mdlm.families.base import previous_token_types
 
     skip = torch.zeros(20, dtype=torch.bool)
     skip[[5, 6]] = True  # "punctuation"
     ids = torch.tensor([[0, 0, 7, 5, 6, 8, 9], [5, 7, 8, 5, 5, 6, 9]])
     attention = torch.tensor([[0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1]])
-    # row 0: 7 has nothing before it; 5, 6 and 8 follow 7 (5 and 6 skipped); 9 follows 8.
-    # row 1: the leading 5 is skipped, so 7 has nothing before it either.
+    # row 0: 7 has nothing before it; 8 follows 7 (5 and 6 passed over); 9 follows 8; skipped ids get no type.
+    # row 1: the leading 5 is passed over, so 7 has nothing before it either.
     assert previous_token_types(ids, attention, pad_id=0, skip=skip).tolist() == \
-        [[0, 0, 0, 7, 7, 7, 8], [0, 0, 7, 8, 8, 8, 8]]
+        [[0, 0, 0, 0, 0, 7, 8], [0, 0, 7, 0, 0, 0, 8]]
     # an empty table is the plain previous id
     assert torch.equal(previous_token_types(ids, attention, 0, torch.zeros(20, dtype=torch.bool)),
                        previous_token_types(ids, attention, 0))

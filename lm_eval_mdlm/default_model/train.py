@@ -91,8 +91,9 @@ class Recipe:
     (shuffle, the *_random operations) was learnt in ~600 drill steps, where the shipped model (without
     it) had not learnt it after 9,690 steps (recipe.py)."""
     types_skip_punctuation: bool = False
-    """With :attr:`previous_token_types`: a token's type is the last *word* before it, passing over
-    punctuation-only tokens (:func:`punctuation_ids`, saved as ``config.mdlm_token_types_skip``). The first
+    """With :attr:`previous_token_types`: a word's type is the last *word* before it, passing over
+    punctuation-only tokens (:func:`punctuation_ids`, saved as ``config.mdlm_token_types_skip``), which
+    themselves get no type (``previous_token_types`` in families/base.py says why). The first
     name after ``Morris", "`` then has type `` Morris``, so copying a list in order is a chain of the same
     lookup that finds a last name by its first name; with the plain previous id every first name's type
     is ``"`` and the order had to be learnt from positions (recipe.py). A later phase may switch it on:

@@ -119,12 +119,17 @@ def left_positions(attention_mask: torch.Tensor, pad_position: int = 0) -> torch
 
 def previous_token_types(input_ids: torch.Tensor, attention_mask: torch.Tensor, pad_id: int,
                          skip: torch.Tensor | None = None) -> torch.Tensor:
-    """``token_type_ids`` whose entry ``i`` is the last real id before ``i`` (``input_ids[:, i - 1]`` when
-    ``skip`` is None) that ``skip`` (a (V,) bool table) does not mark; a token with no such id before it
-    and padding get ``pad_id``, so a left-padded row sees what it sees unpadded.
+    """``token_type_ids`` whose entry ``i`` is ``input_ids[:, i - 1]``, or with ``skip`` (a (V,) bool table):
+    for a token ``skip`` does not mark, the last real id before it that ``skip`` does not mark, and for a
+    marked token ``pad_id``. A token with nothing before it and padding get ``pad_id``, so a left-padded
+    row sees what it sees unpadded.
 
     With punctuation skipped, the first name after ``Morris", "`` has type `` Morris``: the person before
-    it, which is what copying a list needs to chain from one name to the next (families/bert.py).
+    it, which is what copying a list needs to chain from one name to the next (families/bert.py). The
+    punctuation itself gets no type, so that the first name is the only token in the list whose type is
+    `` Morris`` (as the last name is the only one typed by its first name): with ``",`` and `` "`` typed
+    `` Morris`` as well, a lookup by type returned punctuation for two of three matches (measured: first
+    names 0-3 % with all else given, recipe.py).
     """
     real = attention_mask.bool()
     counted = real if skip is None else real & ~skip.to(input_ids.device)[input_ids]
@@ -132,7 +137,7 @@ def previous_token_types(input_ids: torch.Tensor, attention_mask: torch.Tensor, 
     last = torch.where(counted, index, -1).cummax(1).values  # last counted position at or before i
     before = torch.nn.functional.pad(last[:, :-1], (1, 0), value=-1)
     types = input_ids.gather(1, before.clamp_min(0))
-    return torch.where((before >= 0) & real, types, pad_id)
+    return torch.where((before >= 0) & counted, types, pad_id)
 
 
 def token_type_skip(config: Any, vocab_size: int) -> torch.Tensor | None:

@@ -18,9 +18,9 @@
   the first name: with it a 4-layer BERT learnt that in ~600 steps, without it the shipped default model
   had not after 9,690 (``lm_eval_mdlm/default_model/recipe.py``).
   A checkpoint may also list ``mdlm_token_types_skip``: ids a type passes over (the recipe's
-  ``types_skip_punctuation`` lists the punctuation-only tokens), so a token's type is the last *word* before
-  it. The first name after ``Morris", "`` then has type `` Morris``, and copying a list in order becomes a
-  chain of the lookup that finds a last name by its first name.
+  ``types_skip_punctuation`` lists the punctuation-only tokens), so a word's type is the last *word* before
+  it and a listed token has none. The first name after ``Morris", "`` then has type `` Morris``, and copying
+  a list in order becomes a chain of the lookup that finds a last name by its first name.
   :func:`~lm_eval_mdlm.families.base.previous_token_types` builds the ids; the
   :class:`~lm_eval_mdlm.families.base.Denoiser` passes them on every forward, whatever the family.
 """
