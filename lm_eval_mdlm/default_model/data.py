@@ -62,8 +62,10 @@ TASK_STAGES: dict[str, tuple[tuple[str, ...], tuple[int, int]]] = {
     "random23": (tuple(f"waiting_line/{op}" for op in RANDOM_OPS), (2, 3)),
     "ordered": (tuple(f"waiting_line/{op}" for op in ORDERED_OPS), (3, 6)),
 }
+DRILL_PREFIXES = {"bind": LAST_NAME_TOKENS, "first": FIRST_NAME_TOKENS}
+"""``<prefix><task stage>``: that stage's documents with only these tokens as targets."""
 STAGES = (*ECHO_STAGES, *BIND_STAGES, *TASK_STAGES, *(f"{name}0" for name in TASK_STAGES),
-          *(f"bind{name}" for name in TASK_STAGES), *(f"first{name}" for name in TASK_STAGES))
+          *(f"{prefix}{name}" for prefix in DRILL_PREFIXES for name in TASK_STAGES))
 EVAL_SEED, EVAL_SAMPLES = 0, 100  # what task_yamls/parallelbench/*_gen.yaml evaluate on
 
 
@@ -120,10 +122,9 @@ class Sampler:
             lists = [random_people(rng, BIND_STAGES[stage], at_least=2) for _ in range(batch_size)]
             return [Example(self.render([{"role": "user", "content": format_list(people)}]),
                             format_list(rng.sample(people, len(people))), LAST_NAME_TOKENS) for people in lists]
-        if stage.startswith("bind") and stage[4:] in TASK_STAGES:
-            return [example._replace(targets=LAST_NAME_TOKENS) for example in self(stage[4:], rng, batch_size)]
-        if stage.startswith("first") and stage[5:] in TASK_STAGES:
-            return [example._replace(targets=FIRST_NAME_TOKENS) for example in self(stage[5:], rng, batch_size)]
+        for prefix, targets in DRILL_PREFIXES.items():
+            if stage.startswith(prefix) and stage[len(prefix):] in TASK_STAGES:
+                return [example._replace(targets=targets) for example in self(stage[len(prefix):], rng, batch_size)]
         one_shot = stage in TASK_STAGES
         if stage not in self._streams:
             self._streams[stage] = documents(*TASK_STAGES[stage if one_shot else stage[:-1]], rng)

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import torch
 
-from lm_eval_mdlm.families.base import PREVIOUS_TOKEN_TYPES, TYPE_SKIP_KEY, previous_token_types, token_type_skip
+from lm_eval_mdlm.families.base import PREVIOUS_TOKEN_TYPES, TYPE_SKIP_KEY, previous_token_types, token_types
 
 WEIGHTINGS = ("elbo", "token")
 """Loss weightings of the masked tokens (see :attr:`Recipe.weighting`)."""
@@ -308,8 +308,8 @@ def encoder_inputs(model, input_ids: torch.Tensor, attention: torch.Tensor, shif
     """The padding mask, position ids (moved by ``shift``) and, for a model trained with them, the
     previous-token types: what the engine passes to the default model besides ``input_ids``."""
     inputs = {"attention_mask": attention, "position_ids": positions(attention) + shift}
-    if getattr(model.config, "mdlm_token_types", None) == PREVIOUS_TOKEN_TYPES:
-        skip = token_type_skip(model.config, model.config.vocab_size)
+    previous, skip = token_types(model.config, model.config.vocab_size)
+    if previous:
         inputs["token_type_ids"] = previous_token_types(input_ids, attention, model.config.pad_token_id, skip)
     return inputs
 

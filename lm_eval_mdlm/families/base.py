@@ -141,12 +141,22 @@ def previous_token_types(input_ids: torch.Tensor, attention_mask: torch.Tensor, 
     return torch.where((before >= 0) & counted, types, pad_id)
 
 
-def token_type_skip(config: Any, vocab_size: int) -> torch.Tensor | None:
-    """The (V,) bool table of ``config.mdlm_token_types_skip`` (None without that key); raises naming
-    ids outside the vocabulary, since an index error deep in a forward would not say which config is wrong."""
+def token_types(config: Any, vocab_size: int) -> tuple[bool, torch.Tensor | None]:
+    """A checkpoint's token-type convention, checked once for the engine and for training alike: whether it
+    takes :func:`previous_token_types`, and the (V,) bool table of ``config.mdlm_token_types_skip`` (None
+    without that key). Raises naming the key for a convention this engine does not know, a skip list
+    without it, or ids outside the vocabulary (an index error deep in a forward would not say which)."""
+    kind = getattr(config, "mdlm_token_types", None)
+    if kind not in (None, PREVIOUS_TOKEN_TYPES):
+        raise ConfigError(f"config.mdlm_token_types={kind!r} is not a token-type convention this engine knows; "
+                          f"valid: {PREVIOUS_TOKEN_TYPES!r} (token_type_ids = the previous input id, "
+                          "families/bert.py) or no such key.")
     ids = getattr(config, TYPE_SKIP_KEY, None)
     if ids is None:
-        return None
+        return kind == PREVIOUS_TOKEN_TYPES, None
+    if kind is None:
+        raise ConfigError(f"config.{TYPE_SKIP_KEY} is set but config.mdlm_token_types=None; the skip list "
+                          f"only applies to mdlm_token_types={PREVIOUS_TOKEN_TYPES!r}. Fix config.json.")
     bad = [i for i in ids if not (isinstance(i, int) and 0 <= i < vocab_size)]
     if bad:
         raise ConfigError(f"config.{TYPE_SKIP_KEY} holds {bad[:5]}, which are not token ids of this vocabulary "
@@ -154,7 +164,7 @@ def token_type_skip(config: Any, vocab_size: int) -> torch.Tensor | None:
                           "Fix or remove the key in config.json.")
     table = torch.zeros(vocab_size, dtype=torch.bool)
     table[list(ids)] = True
-    return table
+    return True, table
 
 
 def bidirectional_4d(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -207,17 +217,8 @@ class Denoiser:
         self._use_cache = "use_cache" in params
         # transformers renamed ``past_key_values`` to ``cache`` (5.x keeps the old name as an alias).
         self._cache_arg = next((name for name in ("cache", "past_key_values") if name in params), None)
-        types = getattr(getattr(model, "config", None), "mdlm_token_types", None)
-        if types not in (None, PREVIOUS_TOKEN_TYPES):
-            raise ConfigError(f"config.mdlm_token_types={types!r} is not a token-type convention this engine knows; "
-                              f"valid: {PREVIOUS_TOKEN_TYPES!r} (token_type_ids = the previous input id, "
-                              "families/bert.py) or no such key.")
-        self._previous_types = types == PREVIOUS_TOKEN_TYPES
-        if getattr(model.config, TYPE_SKIP_KEY, None) is not None and not self._previous_types:
-            raise ConfigError(f"config.{TYPE_SKIP_KEY} is set but config.mdlm_token_types={types!r}; the skip list "
-                              f"only applies to mdlm_token_types={PREVIOUS_TOKEN_TYPES!r}. Fix config.json.")
-        self._type_skip = (token_type_skip(model.config, model.get_input_embeddings().num_embeddings)
-                           if self._previous_types else None)
+        config = getattr(model, "config", None)
+        self._previous_types, self._type_skip = token_types(config, getattr(config, "vocab_size", 0))
 
     @property
     def device(self) -> torch.device:

@@ -32,4 +32,3 @@ from lm_eval_mdlm.families.base import Family
 MASKED_LM = Family(name="masked_lm", shift_logits=False, mask_layout="2d", positions="auto",
                    auto_class="AutoModelForMaskedLM")
 """Chosen for any config whose ``model_type`` transformers maps to ``AutoModelForMaskedLM``."""
-
