@@ -12,7 +12,10 @@ are learned absolute embeddings, and a lookup learnt on the drill's short rows a
 20 positions later (a drilled model, ``--shift 20``: bind6 85 % at +0, 31 % at +20; bind3 99 -> 54 %),
 which is why drilling bare lists did not carry over to the task prompts, whose lists sit 80-230 positions in.
 
-Run: ``OMP_NUM_THREADS=2 python benchmarks/default_model_binding.py [--limit 30] [--pretrained DIR] [--shift N]``.
+The shipped default model writes each person as one token (``Recipe.person_tokens``), so it has no last name
+to bind; this measures checkpoints with name-part tokens, e.g. ``phase4`` of ``lm-eval-mdlm train-tiny``'s output.
+
+Run: ``OMP_NUM_THREADS=2 python benchmarks/default_model_binding.py --pretrained DIR [--limit 30] [--shift N]``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import random
 import torch
 from transformers import AutoTokenizer, BertForMaskedLM
 
-from lm_eval_mdlm.default_model import default_checkpoint
 from lm_eval_mdlm.default_model.data import LAST_NAME_TOKENS, Sampler, eval_documents, messages
 from lm_eval_mdlm.default_model.train import Example, batch_tensors, drill_targets, encoder_inputs
 
@@ -45,11 +47,15 @@ def last_name_accuracy(model, tokenizer, examples: list[Example], shift: int = 0
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=30)
-    parser.add_argument("--pretrained", default=None, help="model folder (default: the shipped default model)")
+    parser.add_argument("--pretrained", required=True, help="model folder with name-part tokens (e.g. phase4 of "
+                        "`lm-eval-mdlm train-tiny --out DIR`)")
     parser.add_argument("--shift", type=int, default=60, help="position shift of the drill's second measurement")
     args = parser.parse_args()
-    path = args.pretrained or default_checkpoint()
+    path = args.pretrained
     tokenizer = AutoTokenizer.from_pretrained(path)
+    if "Mary Smith" in tokenizer.get_vocab():
+        parser.error(f"{path} writes a person as one token (Recipe.person_tokens): there is no last name to bind; "
+                     "pass a checkpoint with name-part tokens (e.g. phase4 of `lm-eval-mdlm train-tiny`).")
     model = BertForMaskedLM.from_pretrained(path).eval()
     sampler = Sampler(tokenizer)  # renders prompts exactly as training does
     print("| operation | last names right, all else given | last names |\n|---|---:|---:|")

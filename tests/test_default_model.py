@@ -171,6 +171,81 @@ def test_tokenizer_keeps_every_name_part_one_token(name_tokenizer) -> None:
     assert tokenizer.decode(tokenizer(text).input_ids) == text
 
 
+@pytest.fixture(scope="module")
+def person_tokenizer(name_tokenizer):
+    """The same tokenizer with one token per Waiting Line person added (Recipe.person_tokens)."""
+    from lm_eval_mdlm.default_model.recipe import add_person_tokens
+
+    tokenizer = copy_with(name_tokenizer, [])
+    add_person_tokens(tokenizer)
+    return tokenizer
+
+
+def test_person_tokens_make_each_listed_person_one_token(name_tokenizer, person_tokenizer) -> None:
+    from lm_eval_mdlm.default_model.recipe import add_person_tokens
+    from lm_eval_mdlm.tasks import vocab
+
+    assert len(person_tokenizer) == len(name_tokenizer) + len(vocab.PEOPLE) == len(name_tokenizer) + 3600
+    text = '["Mary Smith", "John Lee"]'
+    assert person_tokenizer.tokenize(text) == ['["', "Mary Smith", '",', 'Ġ"', "John Lee", '"]']
+    assert person_tokenizer.decode(person_tokenizer(text).input_ids) == text
+    assert person_tokenizer.convert_tokens_to_ids(vocab.PEOPLE[0]) == len(name_tokenizer)  # ids in PEOPLE order
+    add_person_tokens(person_tokenizer)  # adding again changes nothing
+    assert len(person_tokenizer) == len(name_tokenizer) + 3600
+    # a drill on last names finds no target in a list of person tokens: refused, not trained on nothing
+    rows = data.Sampler(person_tokenizer)("bind3", random.Random(0), 4)
+    with pytest.raises(ValueError, match="a drill row has none of its target tokens in its answer"):
+        drill_targets(person_tokenizer, rows, batch_tensors(person_tokenizer, rows, 32)[2])
+
+
+def test_warm_start_gives_person_tokens_their_parts_and_an_identity(name_tokenizer, person_tokenizer,
+                                                                     tmp_path) -> None:
+    """A checkpoint without person tokens gains their rows; the old vocabulary's function is unchanged; each
+    person's row = share x (its name parts' rows) + a random direction of a name part's norm, so a mix of two
+    people scores both of them above their cross combinations (the sum of parts alone ties them)."""
+    import transformers
+
+    from lm_eval_mdlm.default_model.recipe import RECIPE
+    from lm_eval_mdlm.default_model.train import build_model, train
+
+    small = dict(hidden=32, layers=1, heads=2, intermediate=64, seed=0)
+    base = build_model(dataclasses.replace(RECIPE, **small), name_tokenizer).eval()
+    base.save_pretrained(tmp_path / "base")
+    recipe = dataclasses.replace(RECIPE, **small, init_from=str(tmp_path / "base"), person_tokens=True)
+    model = build_model(recipe, person_tokenizer).eval()
+    old = len(name_tokenizer)
+    assert model.config.vocab_size == len(person_tokenizer) == old + 3600
+    ids = name_tokenizer('["Mary", " Smith"', return_tensors="pt").input_ids
+    with torch.no_grad():
+        assert torch.allclose(model(ids).logits[..., :old], base(ids).logits, atol=1e-6)
+    embeddings, bias = model.get_input_embeddings().weight.detach(), model.cls.predictions.bias.detach()
+    part = {text: name_tokenizer(text, add_special_tokens=False).input_ids[0]
+            for text in ("Mary", " Smith", "John", " Lee")}
+    mary_smith = person_tokenizer.convert_tokens_to_ids("Mary Smith")
+    own = embeddings[mary_smith] - 0.3 * (embeddings[part["Mary"]] + embeddings[part[" Smith"]])
+    norms = embeddings[list(part.values())].norm(dim=1)
+    assert 0.5 * norms.min() < own.norm() < 2 * norms.max()
+    assert bias[mary_smith] == pytest.approx(((bias[part["Mary"]] + bias[part[" Smith"]]) / 2).item())
+    people = person_tokenizer.convert_tokens_to_ids(["Mary Smith", "John Lee", "Mary Lee", "John Smith"])
+    scores = embeddings[people] @ (embeddings[people[0]] + embeddings[people[1]])
+    assert scores[:2].min() > scores[2:].max()
+    # tokens that are not people cannot be initialised from a trained checkpoint
+    odd = copy_with(name_tokenizer, ["Zyx Wvu"])
+    with pytest.raises(ValueError, match="not Waiting Line people .*'Zyx Wvu'"):
+        build_model(recipe, odd)
+    with pytest.raises(ValueError, match="person_tokens=True with previous_token_types=True"):
+        train(dataclasses.replace(recipe, previous_token_types=True), person_tokenizer, lambda *a: [], str(tmp_path))
+
+
+def copy_with(tokenizer, added: list[str]):
+    """A copy of ``tokenizer`` with ``added`` tokens."""
+    import copy
+
+    tokenizer = copy.deepcopy(tokenizer)
+    tokenizer.add_tokens(added)
+    return tokenizer
+
+
 def test_curriculum_stages_render_echoes_zero_shot_and_one_shot_prompts() -> None:
     from lm_eval_mdlm.metrics.lists import parse_list
 
@@ -223,6 +298,21 @@ def test_binding_drill_shows_first_names_and_targets_every_last_name(name_tokeni
     targets = drill_targets(tokenizer, ordered, answers)[1]
     targeted = [[tokenizer.decode([t]) for t in row[mask]] for row, mask in zip(answers, targets)]
     assert targeted == [[person.split()[0] for person in parse_list(e.answer)] for e in ordered]
+
+
+def test_newcomer_drill_targets_only_the_new_person(person_tokenizer) -> None:
+    """``newcomer`` rows: insert/replace_random prompts whose one target is the person the prompt brings in."""
+    from lm_eval_mdlm.metrics.lists import parse_list
+
+    rows = data.Sampler(person_tokenizer)("newcomer", random.Random(3), 32)
+    answers = batch_tensors(person_tokenizer, rows, 32)[2]
+    drilled, only = drill_targets(person_tokenizer, rows, answers)
+    assert drilled.all() and only.sum(1).eq(1).all()
+    for example, answer, target in zip(rows, answers, only):
+        query = parse_list(next(line for line in example.prompt.split("\n")[::-1] if line.startswith("[")))
+        (new,) = set(parse_list(example.answer)) - set(query)
+        assert example.targets == {new} and person_tokenizer.decode(answer[target]) == new
+        assert 'inserted into the line at a random' in example.prompt or "replace one random" in example.prompt
 
 
 def test_drill_targets_must_be_one_token_and_train_with_token_weighting(name_tokenizer, tmp_path) -> None:
@@ -312,3 +402,32 @@ def test_train_tiny_smoke(tmp_path) -> None:
     assert "mdlm_token_types_skip" not in json.loads((tmp_path / "ckpt" / "phase1" / "config.json").read_text())
     skipped = lm.denoiser._type_skip.nonzero().flatten().tolist()
     assert skipped == punctuation_ids(lm.tokenizer) and lm.tokenizer.convert_tokens_to_ids('",') in skipped
+
+
+def test_shipped_checkpoint_is_the_recipe_and_fits_the_package() -> None:
+    """The shipped folder stays within issue 4's 25 MB, writes each person as one token, and its record of
+    every phase is what RECIPE and LATER_PHASES say (so `lm-eval-mdlm train-tiny` retrains this checkpoint)."""
+    from pathlib import Path
+
+    from transformers import AutoConfig, AutoTokenizer
+
+    from lm_eval_mdlm.default_model import default_checkpoint
+    from lm_eval_mdlm.default_model.recipe import LATER_PHASES, RECIPE
+
+    folder = Path(default_checkpoint())
+    assert sum(f.stat().st_size for f in folder.iterdir()) <= 25 * 2 ** 20
+    tokenizer, config = AutoTokenizer.from_pretrained(folder), AutoConfig.from_pretrained(folder)
+    assert config.vocab_size == len(tokenizer)
+    assert tokenizer.tokenize('["Mary Smith", "John Lee"]') == ['["', "Mary Smith", '",', 'Ġ"', "John Lee", '"]']
+    record = json.loads((folder / "recipe.json").read_text())
+    phases = [dataclasses.asdict(RECIPE)]
+    for changes in LATER_PHASES:
+        phases.append({**phases[-1], **changes})
+    assert sorted(k for k in record if k.startswith("phase")) == [f"phase{i}" for i in range(1, len(phases) + 1)]
+    for number, expected in enumerate(phases, start=1):
+        recorded = record[f"phase{number}"]
+        for key in ("lr", "steps", "warmup", "seed", "person_tokens", "hidden", "layers"):  # the cut: steps_run
+            assert recorded["recipe"].get(key, False) == expected[key], (number, key)
+        assert [tuple(stage) for stage in recorded["recipe"]["curriculum"]] == \
+            [tuple(stage) for stage in expected["curriculum"]], number
+        assert recorded["steps_run"] == min(expected["steps"], expected["stop_after"] or expected["steps"])

@@ -10,6 +10,7 @@ against lm-eval's on a logged sample). Training draws fresh seeds and skips ever
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
@@ -48,6 +49,11 @@ LIST_OPS = ("copy", "replace_index", "replace_random", "shuffle")
 # ``first<stage>``: that stage's documents with only the first names as targets (every other token given);
 # with ``ordered`` (the operations that keep the list's order) the way to a first name is the person
 # before it, which previous-word token types turn into the same lookup as ``bind``'s (train.py).
+# ``replace_random``: that operation alone (the last one the person-token model learns, recipe.py);
+# ``random``: :data:`RANDOM_OPS` at the evaluated lengths.
+# ``newcomer``: insert_random and replace_random documents with only the new person as the target (every
+# other answer token given): the slot left after every other person is placed must be the newcomer, the
+# conditional greedy one-token-per-step decoding ends on and plain corruption rarely shows (recipe.py).
 ECHO_STAGES = {"echo1": 1, "echo2": 2, "echo3": 3, "echo6": 6}
 BIND_STAGES = {"bind2": 2, "bind3": 3, "bind4": 4, "bind6": 6}
 LAST_NAME_TOKENS = frozenset(f" {name}" for name in vocab.LAST_NAMES)
@@ -61,9 +67,14 @@ TASK_STAGES: dict[str, tuple[tuple[str, ...], tuple[int, int]]] = {
     "hard": (tuple(f"waiting_line/{op}" for op in HARD_OPS), (3, 6)),
     "random23": (tuple(f"waiting_line/{op}" for op in RANDOM_OPS), (2, 3)),
     "ordered": (tuple(f"waiting_line/{op}" for op in ORDERED_OPS), (3, 6)),
+    "newcomer": (("waiting_line/insert_random", "waiting_line/replace_random"), (3, 6)),
+    "replace_random": (("waiting_line/replace_random",), (3, 6)),
+    "random": (tuple(f"waiting_line/{op}" for op in RANDOM_OPS), (3, 6)),
 }
 DRILL_PREFIXES = {"bind": LAST_NAME_TOKENS, "first": FIRST_NAME_TOKENS}
 """``<prefix><task stage>``: that stage's documents with only these tokens as targets."""
+NEWCOMER_DRILL = "newcomer"
+"""The task stage whose rows are drills on the new person (see the stage comments above)."""
 STAGES = (*ECHO_STAGES, *BIND_STAGES, *TASK_STAGES, *(f"{name}0" for name in TASK_STAGES),
           *(f"{prefix}{name}" for prefix in DRILL_PREFIXES for name in TASK_STAGES))
 EVAL_SEED, EVAL_SAMPLES = 0, 100  # what task_yamls/parallelbench/*_gen.yaml evaluate on
@@ -130,7 +141,8 @@ class Sampler:
             self._streams[stage] = documents(*TASK_STAGES[stage if one_shot else stage[:-1]], rng)
         batch = [next(self._streams[stage]) for _ in range(batch_size)]
         return [Example(self.render(messages(d) if one_shot else [{"role": "user", "content": d["prompt"]}]),
-                        d["target"]) for d in batch]
+                        d["target"], frozenset({json.loads(d["reference"])["new"]}) if stage == NEWCOMER_DRILL
+                        else None) for d in batch]
 
     def render(self, turns: list[dict[str, str]]) -> str:
         return self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)

@@ -98,6 +98,15 @@ class Recipe:
     lookup that finds a last name by its first name; with the plain previous id every first name's type
     is ``"`` and the order had to be learnt from positions (recipe.py). A later phase may switch it on:
     the types of last names (their first name) are the same either way, so a lookup learnt without it stays."""
+    person_tokens: bool = False
+    """One token per Waiting Line person (``"Mary Smith"``: the 3,600 names of ``vocab.PEOPLE`` added to the
+    tokenizer, :func:`~lm_eval_mdlm.default_model.recipe.add_person_tokens`), so a list's items are single
+    tokens as in ParallelBench's §4 analysis and nothing binds a first name to its last name across slots.
+    A later phase may switch it on: :func:`extend_embeddings` gives the new tokens their rows."""
+    person_part_share: float = 0.3
+    """Warm start (:func:`extend_embeddings`): a new person's embedding is this share of the sum of its name
+    parts' embeddings plus a random vector of a name part's norm, its own identity. The sum alone (share 1, no
+    random part) made a mixture of two people score their cross combinations as high (recipe.py)."""
 
 
 def masked_diffusion_loss(logits: torch.Tensor, targets: torch.Tensor, masked: torch.Tensor,
@@ -154,6 +163,8 @@ def build_model(recipe: Recipe, tokenizer):
 
     if recipe.init_from:
         model = transformers.BertForMaskedLM.from_pretrained(recipe.init_from, dtype=torch.float32)
+        if len(tokenizer) > model.config.vocab_size:
+            extend_embeddings(model, tokenizer, recipe.person_part_share, recipe.seed)
         # the recipe, not the checkpoint, says whether types skip punctuation: a later phase may switch it on
         if recipe.types_skip_punctuation:
             setattr(model.config, TYPE_SKIP_KEY, punctuation_ids(tokenizer))
@@ -171,6 +182,40 @@ def build_model(recipe: Recipe, tokenizer):
         **({TYPE_SKIP_KEY: punctuation_ids(tokenizer)} if recipe.types_skip_punctuation else {}))
     torch.manual_seed(recipe.seed)
     return transformers.BertForMaskedLM(config)
+
+
+def extend_embeddings(model, tokenizer, part_share: float, seed: int) -> None:
+    """Rows for the person tokens the tokenizer gained since ``model`` was saved (a warm start).
+
+    Each new token ``"First Last"`` gets ``part_share`` x (embedding of ``First`` + embedding of `` Last``)
+    plus a random direction scaled to the name parts' mean norm, and the mean of their output biases: the
+    parts carry over what the model knows of the names (copying, sorting by last name), the random
+    direction makes each person distinct from every mix of other people's halves.
+    """
+    from lm_eval_mdlm.tasks import vocab
+
+    old = model.config.vocab_size
+    new_tokens = tokenizer.convert_ids_to_tokens(list(range(old, len(tokenizer))))
+    unknown = sorted(set(new_tokens) - set(vocab.PEOPLE))
+    if unknown:
+        raise ValueError(f"the tokenizer has {len(unknown)} tokens the checkpoint lacks that are not Waiting Line "
+                         f"people (e.g. {unknown[:3]}); only person tokens (Recipe.person_tokens) can be added to "
+                         "a trained checkpoint, other vocabulary changes need training from scratch.")
+    parts = []
+    for person in new_tokens:
+        first, last = person.split(" ")
+        ids = [tokenizer(text, add_special_tokens=False).input_ids for text in (first, f" {last}")]
+        if any(len(piece) != 1 for piece in ids):
+            raise ValueError(f"{person!r}: a name part is not one token of the base tokenizer ({ids}); person "
+                             "embeddings start from their name parts' rows.")
+        parts.append([ids[0][0], ids[1][0]])
+    parts_t = torch.tensor(parts)
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    embeddings, bias = model.get_input_embeddings().weight.data, model.cls.predictions.bias.data
+    norm = embeddings[parts_t.unique()].norm(dim=1).mean()
+    direction = torch.randn(len(parts), embeddings.shape[1], generator=torch.Generator().manual_seed(seed))
+    embeddings[old:] = part_share * embeddings[parts_t].sum(1) + direction / direction.norm(dim=1, keepdim=True) * norm
+    bias[old:] = bias[parts_t].mean(1)
 
 
 def punctuation_ids(tokenizer) -> list[int]:
@@ -192,6 +237,9 @@ def train(recipe: Recipe, tokenizer, sample: Callable[[str, random.Random, int],
     if recipe.types_skip_punctuation and not recipe.previous_token_types:
         raise ValueError("Recipe.types_skip_punctuation=True changes the previous-token types, which are off "
                          "(previous_token_types=False); set previous_token_types=True as well.")
+    if recipe.person_tokens and recipe.previous_token_types:
+        raise ValueError("Recipe.person_tokens=True with previous_token_types=True: the previous-token types index "
+                         "a type embedding sized to the vocabulary before the person tokens; use one of the two.")
     torch.set_num_threads(recipe.threads)
     rng, gen = random.Random(recipe.seed), torch.Generator().manual_seed(recipe.seed)
     model = build_model(recipe, tokenizer).train()
@@ -274,7 +322,12 @@ def drill_targets(tokenizer, examples: Sequence[Example], answers: torch.Tensor
     empty = torch.zeros(len(tokenizer), dtype=torch.bool)
     per_row = torch.stack([empty if targets is None else target_table(tokenizer, targets) for targets in sets])
     rows = torch.tensor([targets is not None for targets in sets])
-    return rows, per_row.gather(1, answers)
+    only = per_row.gather(1, answers)
+    if (rows & ~only.any(1)).any():
+        raise ValueError("a drill row has none of its target tokens in its answer, so it would train on nothing "
+                         "(e.g. last-name drills with one token per person, Recipe.person_tokens); drop the "
+                         "drill stage from the curriculum.")
+    return rows, only
 
 
 @lru_cache(maxsize=None)

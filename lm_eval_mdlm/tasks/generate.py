@@ -98,7 +98,7 @@ def list_records(task_id: str, lengths: tuple[int, int], num_samples: int, seed:
     category, op = task_id.split("/", 1)
     lo, hi = (int(v) for v in lengths)
     if category == "waiting_line":
-        pool = tuple(f"{first} {last}" for first in vocab.FIRST_NAMES for last in vocab.LAST_NAMES)
+        pool = vocab.PEOPLE
         quoted = True
     else:
         pool, quoted = vocab.LIST_ITEMS, False

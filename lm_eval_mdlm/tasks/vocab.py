@@ -25,6 +25,9 @@ LAST_NAMES = (
     "Phillips", "Evans", "Turner", "Parker", "Collins", "Edwards", "Stewart", "Morris", "Murphy", "Cook",
 )
 
+PEOPLE = tuple(f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES)
+"""Every Waiting Line person ("First Last"): the pool the generator samples lists from."""
+
 # Single-token items of the synthetic list operations (paper §4: "[A, B, C, D, E]", replace with "F").
 LIST_ITEMS = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
