@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 
 BIN = Path(sys.executable).parent
-# Floors for the shipped default model at 20 documents per op (one token per step); measured in README's table.
-DEFAULT_MODEL_FLOOR = 0.9  # per operation; measured at 30 docs, k=1: 1.0 on each of the five (README table)
+# Floors for the shipped default model at 20 documents per op, one token per step (greedy, so the scores are
+# fixed: a floor below them catches a broken engine or checkpoint); README's table has them at 30 documents.
+DEFAULT_MODEL_FLOORS = {"copy": 0.95, "reverse": 0.95, "replace_index": 0.95, "insert_index": 0.95,
+                        "remove_index": 0.95, "shuffle": 0.9, "remove_random": 0.9, "insert_random": 0.9,
+                        "replace_random": 0.6}  # measured: 1.0 on the exact five, 0.95, 1.0, 0.95, 0.65
 TRACE_KEYS = {"afp", "kendall_tau", "nfe", "tokens_per_step"}
 
 
@@ -130,7 +133,7 @@ def test_registration_hook_is_light_and_keeps_builtins() -> None:
 
 def test_default_model_runs_the_waiting_line_offline_without_pretrained(tmp_path: Path) -> None:
     """`lm_eval --model mdlm` with no model_args: the shipped model, offline, on the generated Waiting Line."""
-    ops = ("copy", "reverse", "replace_index", "insert_index", "remove_index")
+    ops = tuple(DEFAULT_MODEL_FLOORS)
     tasks = [f"parallelbench_waiting_line_{op}_gen" for op in ops]
     run_cli([str(BIN / "lm_eval")], "--model", "mdlm", "--tasks", ",".join(tasks), "--limit", "20",
             "--device", "cpu", "--batch_size", "16", "--apply_chat_template", "--fewshot_as_multiturn",
@@ -138,6 +141,6 @@ def test_default_model_runs_the_waiting_line_offline_without_pretrained(tmp_path
     results, _, traces = read_outputs(tmp_path / "out")
     assert results["config"]["model_args"] in ("", None, {}) and len(traces) == 20 * len(ops)
     scores = {op: results["results"][task]["score,none"] for op, task in zip(ops, tasks)}
-    # a random-weight model scores 0 on every op; the shipped model solves these five (README table for all ops)
-    assert all(score >= DEFAULT_MODEL_FLOOR for score in scores.values()), scores
+    # a random-weight model scores 0 on every op (README table for the shipped model's)
+    assert all(scores[op] >= floor for op, floor in DEFAULT_MODEL_FLOORS.items()), scores
     assert all(results["results"][task]["afp,none"] == 1.0 for task in tasks)  # one token per step
