@@ -27,6 +27,7 @@ from typing import NamedTuple
 import torch
 
 from lm_eval_mdlm.families.base import PREVIOUS_TOKEN_TYPES, TYPE_SKIP_KEY, previous_token_types, token_types
+from lm_eval_mdlm.tasks import vocab
 
 WEIGHTINGS = ("elbo", "token")
 """Loss weightings of the masked tokens (see :attr:`Recipe.weighting`)."""
@@ -88,8 +89,8 @@ class Recipe:
     """Feed each position's previous input id as its ``token_type_ids`` (``type_vocab_size`` = the
     vocabulary; saved as ``config.mdlm_token_types = "previous"``, which the engine honours). It hands
     every token the first half of an induction head, so finding a person's last name by the first name
-    (shuffle, the *_random operations) was learnt in ~600 drill steps, where the shipped model (without
-    it) had not learnt it after 9,690 steps (recipe.py)."""
+    (shuffle, the *_random operations) was learnt in ~600 drill steps, where the name-part phases 1-4 of the
+    shipped recipe (without it) had not learnt it after 9,690 steps (recipe.py)."""
     types_skip_punctuation: bool = False
     """With :attr:`previous_token_types`: a word's type is the last *word* before it, passing over
     punctuation-only tokens (:func:`punctuation_ids`, saved as ``config.mdlm_token_types_skip``), which
@@ -192,8 +193,6 @@ def extend_embeddings(model, tokenizer, part_share: float, seed: int) -> None:
     parts carry over what the model knows of the names (copying, sorting by last name), the random
     direction makes each person distinct from every mix of other people's halves.
     """
-    from lm_eval_mdlm.tasks import vocab
-
     old = model.config.vocab_size
     new_tokens = tokenizer.convert_ids_to_tokens(list(range(old, len(tokenizer))))
     unknown = sorted(set(new_tokens) - set(vocab.PEOPLE))

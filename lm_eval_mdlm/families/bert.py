@@ -15,8 +15,8 @@
   *previous* input id (``type_vocab_size`` = vocabulary size), so every token carries "what came before me" without a
   layer having to learn it. That is the first half of an induction head (Olsson et al. 2022: a
   previous-token head, then a head matching on it), which a model needs to find a person's last name by
-  the first name: with it a 4-layer BERT learnt that in ~600 steps, without it the shipped default model
-  had not after 9,690 (``lm_eval_mdlm/default_model/recipe.py``).
+  the first name: with it a 4-layer BERT learnt that in ~600 steps, without it the default model's
+  name-part phases 1-4 had not after 9,690 (``lm_eval_mdlm/default_model/recipe.py``).
   A checkpoint may also list ``mdlm_token_types_skip``: ids a type passes over (the recipe's
   ``types_skip_punctuation`` lists the punctuation-only tokens), so a word's type is the last *word* before
   it and a listed token has none. The first name after ``Morris", "`` then has type `` Morris``, and copying
