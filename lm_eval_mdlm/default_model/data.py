@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -51,9 +51,10 @@ LIST_OPS = ("copy", "replace_index", "replace_random", "shuffle")
 # before it, which previous-word token types turn into the same lookup as ``bind``'s (train.py).
 # ``replace_random``: that operation alone (the last one the person-token model learns, recipe.py);
 # ``random``: :data:`RANDOM_OPS` at the evaluated lengths.
-# ``newcomer``: insert_random and replace_random documents with only the new person as the target (every
-# other answer token given): the slot left after every other person is placed must be the newcomer, the
-# conditional greedy one-token-per-step decoding ends on and plain corruption rarely shows (recipe.py).
+# ``arrivals``: insert_random and replace_random, the operations that bring a new person in; ``new<stage>``:
+# that stage's documents with only the new person as the target (every other answer token given): the slot
+# left after every other person is placed must be the newcomer, the conditional greedy one-token-per-step
+# decoding ends on and plain corruption rarely shows (``newarrivals``, recipe.py).
 ECHO_STAGES = {"echo1": 1, "echo2": 2, "echo3": 3, "echo6": 6}
 BIND_STAGES = {"bind2": 2, "bind3": 3, "bind4": 4, "bind6": 6}
 LAST_NAME_TOKENS = frozenset(f" {name}" for name in vocab.LAST_NAMES)
@@ -67,14 +68,16 @@ TASK_STAGES: dict[str, tuple[tuple[str, ...], tuple[int, int]]] = {
     "hard": (tuple(f"waiting_line/{op}" for op in HARD_OPS), (3, 6)),
     "random23": (tuple(f"waiting_line/{op}" for op in RANDOM_OPS), (2, 3)),
     "ordered": (tuple(f"waiting_line/{op}" for op in ORDERED_OPS), (3, 6)),
-    "newcomer": (("waiting_line/insert_random", "waiting_line/replace_random"), (3, 6)),
+    "arrivals": (("waiting_line/insert_random", "waiting_line/replace_random"), (3, 6)),
     "replace_random": (("waiting_line/replace_random",), (3, 6)),
     "random": (tuple(f"waiting_line/{op}" for op in RANDOM_OPS), (3, 6)),
 }
-DRILL_PREFIXES = {"bind": LAST_NAME_TOKENS, "first": FIRST_NAME_TOKENS}
-"""``<prefix><task stage>``: that stage's documents with only these tokens as targets."""
-NEWCOMER_DRILL = "newcomer"
-"""The task stage whose rows are drills on the new person (see the stage comments above)."""
+DRILL_PREFIXES: dict[str, Callable[[dict[str, Any]], frozenset[str]]] = {
+    "bind": lambda doc: LAST_NAME_TOKENS,
+    "first": lambda doc: FIRST_NAME_TOKENS,
+    "new": lambda doc: frozenset({json.loads(doc["reference"])["new"]}),
+}
+"""``<prefix><task stage>``: that stage's documents with only these tokens (of each document) as targets."""
 STAGES = (*ECHO_STAGES, *BIND_STAGES, *TASK_STAGES, *(f"{name}0" for name in TASK_STAGES),
           *(f"{prefix}{name}" for prefix in DRILL_PREFIXES for name in TASK_STAGES))
 EVAL_SEED, EVAL_SAMPLES = 0, 100  # what task_yamls/parallelbench/*_gen.yaml evaluate on
@@ -133,16 +136,17 @@ class Sampler:
             lists = [random_people(rng, BIND_STAGES[stage], at_least=2) for _ in range(batch_size)]
             return [Example(self.render([{"role": "user", "content": format_list(people)}]),
                             format_list(rng.sample(people, len(people))), LAST_NAME_TOKENS) for people in lists]
-        for prefix, targets in DRILL_PREFIXES.items():
+        targets = None
+        for prefix, drill in DRILL_PREFIXES.items():
             if stage.startswith(prefix) and stage[len(prefix):] in TASK_STAGES:
-                return [example._replace(targets=targets) for example in self(stage[len(prefix):], rng, batch_size)]
+                stage, targets = stage[len(prefix):], drill
+                break
         one_shot = stage in TASK_STAGES
         if stage not in self._streams:
             self._streams[stage] = documents(*TASK_STAGES[stage if one_shot else stage[:-1]], rng)
         batch = [next(self._streams[stage]) for _ in range(batch_size)]
         return [Example(self.render(messages(d) if one_shot else [{"role": "user", "content": d["prompt"]}]),
-                        d["target"], frozenset({json.loads(d["reference"])["new"]}) if stage == NEWCOMER_DRILL
-                        else None) for d in batch]
+                        d["target"], targets(d) if targets else None) for d in batch]
 
     def render(self, turns: list[dict[str, str]]) -> str:
         return self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)

@@ -152,8 +152,8 @@ train-tiny`` is the command. What we learnt on 2 CPU cores (probes of a few hund
 - replace_random was last: with every other answer token given, phase 5 put 0.21 of probability on the
   newcomer in the replaced slot (argmax right in 9 of 30 documents; an original person's slot: 28 of 30),
   so greedy decoding, which commits the originals first, kept the old list. Drilling exactly that
-  conditional (stage ``newcomer``: insert/replace_random prompts with only the newcomer masked, a third of
-  the rows, lr 3e-4) made it worse: insert_random 25 and 50 %, replace_random 17 and 25 % at steps 200, 400
+  conditional (stage ``newarrivals``: insert/replace_random prompts with only the newcomer masked, a third
+  of the rows, lr 3e-4) made it worse: insert_random 25 and 50 %, replace_random 17 and 25 % at steps 200, 400
   (stopped). Phase 6 weights the operation instead (``waiting_line+replace_random``, 600 steps, lr 3e-4):
   replace_random 58, 75, 58 % at steps 200, 400, 600 (12 documents), the others at 92-100 %; phase 7, 800
   steps of ``waiting_line+random`` (lr 3e-4). Greedy k = 1 on 30 documents after phases 5 / 6 / 7:
