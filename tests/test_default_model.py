@@ -214,6 +214,27 @@ def test_newcomer_drill_targets_only_the_new_person(person_tokenizer) -> None:
         assert 'inserted into the line at a random' in example.prompt or "replace one random" in example.prompt
 
 
+def test_one_person_drill_targets_a_drawn_person_so_the_newcomer_is_a_set_difference(person_tokenizer) -> None:
+    """``onearrivals`` rows: one person of the answer is the target, drawn per document; the newcomer is it only
+    in about 1 of n rows, so "the masked slot is the new person" is no shortcut (what ``newarrivals`` taught)."""
+    from lm_eval_mdlm.metrics.lists import parse_list
+
+    rows = data.Sampler(person_tokenizer)("onearrivals", random.Random(5), 200)
+    answers = batch_tensors(person_tokenizer, rows, 32)[2]
+    drilled, only = drill_targets(person_tokenizer, rows, answers)
+    assert drilled.all()
+    chosen = [person_tokenizer.decode(answer[target]) for answer, target in zip(answers, only)]
+    people = [parse_list(example.answer) for example in rows]
+    assert all(len(example.targets) == 1 and name in answer for example, name, answer in zip(rows, chosen, people))
+    slots = [answer.index(name) for name, answer in zip(chosen, people)]
+    newcomer = [name not in parse_list(next(line for line in e.prompt.split("\n")[::-1] if line.startswith("[")))
+                for e, name in zip(rows, chosen)]
+    expected = sum(1 / len(answer) for answer in people)  # one draw among the answer's people
+    assert abs(sum(newcomer) - expected) < 3 * expected ** 0.5 and len(set(slots)) >= 4
+    again = data.Sampler(person_tokenizer)("onearrivals", random.Random(5), 200)
+    assert [e.targets for e in again] == [e.targets for e in rows]
+
+
 def test_drill_targets_must_be_one_token_and_train_with_token_weighting(name_tokenizer, tmp_path) -> None:
     from lm_eval_mdlm.default_model.recipe import RECIPE
     from lm_eval_mdlm.default_model.train import Example, train
@@ -322,7 +343,8 @@ def test_shipped_checkpoint_is_the_recipe_and_fits_the_package() -> None:
     phases = [dataclasses.asdict(RECIPE)]
     for changes in LATER_PHASES:
         phases.append({**phases[-1], **changes})
-    assert sorted(k for k in record if k.startswith("phase")) == [f"phase{i}" for i in range(1, len(phases) + 1)]
+    recorded_phases = sorted((k for k in record if k.startswith("phase")), key=lambda k: int(k[len("phase"):]))
+    assert recorded_phases == [f"phase{i}" for i in range(1, len(phases) + 1)]
     for number, expected in enumerate(phases, start=1):
         recorded = record[f"phase{number}"]
         for key in ("lr", "steps", "warmup", "seed", "person_tokens", "hidden", "layers"):  # the cut: steps_run

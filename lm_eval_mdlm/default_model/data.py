@@ -54,7 +54,9 @@ LIST_OPS = ("copy", "replace_index", "replace_random", "shuffle")
 # ``arrivals``: insert_random and replace_random, the operations that bring a new person in; ``new<stage>``:
 # that stage's documents with only the new person as the target (every other answer token given): the slot
 # left after every other person is placed must be the newcomer, the conditional greedy one-token-per-step
-# decoding ends on and plain corruption rarely shows (``newarrivals``, recipe.py).
+# decoding ends on and plain corruption rarely shows (``newarrivals``, recipe.py); ``one<stage>``: one person
+# of the answer (drawn per document) as the target, every other answer token given, so the slot is the newcomer
+# only when the newcomer is missing from the rest of the answer (a set difference, not a shortcut to "new").
 ECHO_STAGES = {"echo1": 1, "echo2": 2, "echo3": 3, "echo6": 6}
 BIND_STAGES = {"bind2": 2, "bind3": 3, "bind4": 4, "bind6": 6}
 LAST_NAME_TOKENS = frozenset(f" {name}" for name in vocab.LAST_NAMES)
@@ -72,12 +74,14 @@ TASK_STAGES: dict[str, tuple[tuple[str, ...], tuple[int, int]]] = {
     "replace_random": (("waiting_line/replace_random",), (3, 6)),
     "random": (tuple(f"waiting_line/{op}" for op in RANDOM_OPS), (3, 6)),
 }
-DRILL_PREFIXES: dict[str, Callable[[dict[str, Any]], frozenset[str]]] = {
-    "bind": lambda doc: LAST_NAME_TOKENS,
-    "first": lambda doc: FIRST_NAME_TOKENS,
-    "new": lambda doc: frozenset({json.loads(doc["reference"])["new"]}),
+DRILL_PREFIXES: dict[str, Callable[[dict[str, Any], random.Random], frozenset[str]]] = {
+    "bind": lambda doc, rng: LAST_NAME_TOKENS,
+    "first": lambda doc, rng: FIRST_NAME_TOKENS,
+    "new": lambda doc, rng: frozenset({json.loads(doc["reference"])["new"]}),
+    "one": lambda doc, rng: frozenset({rng.choice(json.loads(doc["target"]))}),
 }
-"""``<prefix><task stage>``: that stage's documents with only these tokens (of each document) as targets."""
+"""``<prefix><task stage>``: that stage's documents with only these tokens (of each document; ``rng``: the
+sampler's stream, for a per-document draw) as targets."""
 STAGES = (*ECHO_STAGES, *BIND_STAGES, *TASK_STAGES, *(f"{name}0" for name in TASK_STAGES),
           *(f"{prefix}{name}" for prefix in DRILL_PREFIXES for name in TASK_STAGES))
 EVAL_SEED, EVAL_SAMPLES = 0, 100  # what task_yamls/parallelbench/*_gen.yaml evaluate on
@@ -146,7 +150,7 @@ class Sampler:
             self._streams[stage] = documents(*TASK_STAGES[stage if one_shot else stage[:-1]], rng)
         batch = [next(self._streams[stage]) for _ in range(batch_size)]
         return [Example(self.render(messages(d) if one_shot else [{"role": "user", "content": d["prompt"]}]),
-                        d["target"], targets(d) if targets else None) for d in batch]
+                        d["target"], targets(d, rng) if targets else None) for d in batch]
 
     def render(self, turns: list[dict[str, str]]) -> str:
         return self.tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)

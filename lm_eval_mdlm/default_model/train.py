@@ -137,7 +137,7 @@ def corrupt(tokens: torch.Tensor, maskable: torch.Tensor, mask_id: int, min_rate
 
 
 def batch_tensors(tokenizer, examples: Sequence[Example], answer_length: int) -> tuple[torch.Tensor, ...]:
-    """Left-padded prompts + EOS-padded answers: ids (B, P + A), attention (B, P + A), answers (B, A)."""
+    """Left-padded prompts + EOS-padded answers: prompt ids (B, P), attention over both (B, P + A), answers (B, A)."""
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     prompts = [tokenizer(example.prompt, add_special_tokens=False).input_ids for example in examples]
     answers = []
