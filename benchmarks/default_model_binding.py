@@ -28,6 +28,7 @@ from transformers import AutoTokenizer, BertForMaskedLM
 
 from lm_eval_mdlm.default_model.data import LAST_NAME_TOKENS, Sampler, eval_documents, messages
 from lm_eval_mdlm.default_model.train import Example, batch_tensors, drill_targets, encoder_inputs
+from lm_eval_mdlm.tasks import vocab
 
 OPS = ("copy", "shuffle", "insert_random", "remove_random", "replace_random")
 
@@ -53,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     path = args.pretrained
     tokenizer = AutoTokenizer.from_pretrained(path)
-    if "Mary Smith" in tokenizer.get_vocab():
+    if vocab.PEOPLE[0] in tokenizer.get_vocab():
         parser.error(f"{path} writes a person as one token (Recipe.person_tokens): there is no last name to bind; "
                      "pass a checkpoint with name-part tokens (e.g. phase4 of `lm-eval-mdlm train-tiny`).")
     model = BertForMaskedLM.from_pretrained(path).eval()

@@ -159,6 +159,13 @@ def test_curriculum_stages_render_echoes_zero_shot_and_one_shot_prompts() -> Non
         sampler("echo9", rng, 1)
 
 
+def query_people(example) -> list[str]:
+    """The people of a one-shot Waiting Line prompt's question (its last list; the example's list comes first)."""
+    from lm_eval_mdlm.metrics.lists import parse_list
+
+    return parse_list(next(line for line in example.prompt.split("\n")[::-1] if line.startswith("[")))
+
+
 def test_binding_drill_shows_first_names_and_targets_every_last_name(name_tokenizer) -> None:
     """bind<n>: the answer is the prompt's people reordered, and exactly its last-name tokens are targets."""
     from lm_eval_mdlm.metrics.lists import parse_list
@@ -187,7 +194,7 @@ def test_binding_drill_shows_first_names_and_targets_every_last_name(name_tokeni
     assert drill_targets(tokenizer, sampler("echo3", rng, 4), answers[:4]) is None
     short = sampler("bindrandom23", rng, 32)  # bind<task stage>: that stage's documents, last names as targets
     assert all(e.targets == data.LAST_NAME_TOKENS for e in short)
-    queries = [parse_list(next(line for line in e.prompt.split("\n")[::-1] if line.startswith("["))) for e in short]
+    queries = [query_people(e) for e in short]
     assert {len(people) for people in queries} == {2, 3}
     assert all(any(word in e.prompt.split("<|user|>")[-1] for word in ("shuffle", "random")) for e in short)
     ordered = sampler("firstordered", rng, 32)  # first<task stage>: first names as targets; order-keeping operations
@@ -208,8 +215,7 @@ def test_newcomer_drill_targets_only_the_new_person(person_tokenizer) -> None:
     drilled, only = drill_targets(person_tokenizer, rows, answers)
     assert drilled.all() and only.sum(1).eq(1).all()
     for example, answer, target in zip(rows, answers, only):
-        query = parse_list(next(line for line in example.prompt.split("\n")[::-1] if line.startswith("[")))
-        (new,) = set(parse_list(example.answer)) - set(query)
+        (new,) = set(parse_list(example.answer)) - set(query_people(example))
         assert example.targets == {new} and person_tokenizer.decode(answer[target]) == new
         assert 'inserted into the line at a random' in example.prompt or "replace one random" in example.prompt
 
@@ -227,8 +233,7 @@ def test_one_person_drill_targets_a_drawn_person_so_the_newcomer_is_a_set_differ
     people = [parse_list(example.answer) for example in rows]
     assert all(len(example.targets) == 1 and name in answer for example, name, answer in zip(rows, chosen, people))
     slots = [answer.index(name) for name, answer in zip(chosen, people)]
-    newcomer = [name not in parse_list(next(line for line in e.prompt.split("\n")[::-1] if line.startswith("[")))
-                for e, name in zip(rows, chosen)]
+    newcomer = [name not in query_people(example) for example, name in zip(rows, chosen)]
     expected = sum(1 / len(answer) for answer in people)  # one draw among the answer's people
     assert abs(sum(newcomer) - expected) < 3 * expected ** 0.5 and len(set(slots)) >= 4
     again = data.Sampler(person_tokenizer)("onearrivals", random.Random(5), 200)
