@@ -25,6 +25,7 @@ fi
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} TOKENIZERS_PARALLELISM=false
 
 if [ "$job" = test ]; then
+  "$PY" -m ruff check .
   exec "$PY" -m pytest -q tests
 fi
 exec "$PY" -m lm_eval_mdlm.main_job

@@ -39,7 +39,8 @@ def main() -> None:
                                           limit=args.limit, device="cpu", batch_size=32)
             result = out["results"][task]
             table.setdefault(name, {})[op] = (result["score,none"], result["nfe,none"])
-    print(f"List operations (n = 3..6, exact oracles), {args.limit} samples each: accuracy % / NFE ratio to top-k k=1\n")
+    print(f"List operations (n = 3..6, exact oracles), {args.limit} samples each: "
+          "accuracy % / NFE ratio to top-k k=1\n")
     print("| sampler | " + " | ".join(OPS) + " |")
     print("|---|" + "---:|" * len(OPS))
     for name, _ in SETTINGS:

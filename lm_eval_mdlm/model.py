@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -162,7 +161,8 @@ class MDLM(TemplateLM):
         return answer_real_requests(requests, source,
                                     lambda real: super(MDLM, self).loglikelihood(real, disable_tqdm=disable_tqdm))
 
-    def _loglikelihood_tokens(self, requests: Any, disable_tqdm: bool = False, **kwargs: Any) -> list[tuple[float, bool]]:
+    def _loglikelihood_tokens(self, requests: Any, disable_tqdm: bool = False,
+                              **kwargs: Any) -> list[tuple[float, bool]]:
         self._resolve_likelihood_rows()
         return likelihood_estimators.loglikelihood_tokens(self, requests, disable_tqdm=disable_tqdm)
 

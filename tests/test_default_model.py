@@ -102,7 +102,6 @@ def test_warm_start_gives_person_tokens_their_parts_and_an_identity(name_tokeniz
     """A checkpoint without person tokens gains their rows; the old vocabulary's function is unchanged; each
     person's row = share x (its name parts' rows) + a random direction of a name part's norm, so a mix of two
     people scores both of them above their cross combinations (the sum of parts alone ties them)."""
-    import transformers
 
     from lm_eval_mdlm.default_model.recipe import RECIPE
     from lm_eval_mdlm.default_model.train import build_model, train

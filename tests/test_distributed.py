@@ -200,7 +200,8 @@ def test_padding_copies_are_found_answered_once_and_trimmed() -> None:
     source = dist.split_padding(requests)
     assert source == [None, None, None, 1, 1]
     calls = []
-    out = answer_real_requests(requests, source, lambda real: calls.append(len(real)) or [f"x{i}" for i in range(len(real))])
+    out = answer_real_requests(requests, source,
+                               lambda real: calls.append(len(real)) or [f"x{i}" for i in range(len(real))])
     assert calls == [3] and out == ["x0", "x1", "x2", "x1", "x1"]
     for answer, req in zip(out, requests):
         req.resps.append(answer)

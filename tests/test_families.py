@@ -124,7 +124,8 @@ def test_left_padded_batches_equal_unpadded_rows(fixture: str, request: pytest.F
 def test_each_family_owns_its_conventions(tiny_dream: str, tiny_llada: str) -> None:
     dream, llada = load_denoiser(tiny_dream), load_denoiser(tiny_llada)
     tok = dream.tokenizer
-    assert (dream.family, dream.spec.shift_logits, dream.spec.mask_layout, dream.spec.pad_position) == ("dream", True, "4d", 1)
+    spec = dream.spec
+    assert (dream.family, spec.shift_logits, spec.mask_layout, spec.pad_position) == ("dream", True, "4d", 1)
     assert dream.mask_id == tok.convert_tokens_to_ids("<|mask|>")
     assert dream.eos_ids == tuple(tok.convert_tokens_to_ids(t) for t in ("<|endoftext|>", "<|im_end|>"))
     assert type(dream.model).__name__ == "Qwen2ForCausalLM"  # native: no remote code
@@ -134,7 +135,8 @@ def test_each_family_owns_its_conventions(tiny_dream: str, tiny_llada: str) -> N
     assert llada.mask_id == tok.convert_tokens_to_ids("<|mdm_mask|>")
     assert llada.eos_ids == tuple(tok.convert_tokens_to_ids(t) for t in ("<|endoftext|>", "<|eot_id|>"))
     assert type(llada.model).__name__ == "LlamaForCausalLM"
-    assert (FAMILIES["llada"].mask_id, FAMILIES["dream"].mask_id, FAMILIES["llada2"].mask_id) == (126336, 151666, 156895)
+    mask_ids = (FAMILIES["llada"].mask_id, FAMILIES["dream"].mask_id, FAMILIES["llada2"].mask_id)
+    assert mask_ids == (126336, 151666, 156895)
 
 
 def test_models_are_bidirectional(tiny_dream: str, tiny_llada: str) -> None:
@@ -167,9 +169,11 @@ def request_(context: str, doc_id: int):
 
 
 def test_family_override_and_errors(tiny_dream: str, tiny_bert: str) -> None:
-    with pytest.raises(ValueError, match=r"family='gpt' is unknown; valid values: llada, llada_moe, dream, masked_lm, llada2, sdar, diffusion_gemma"):
+    with pytest.raises(ValueError, match=r"family='gpt' is unknown; valid values: llada, llada_moe, dream, "
+                                         r"masked_lm, llada2, sdar, diffusion_gemma"):
         load_denoiser(tiny_dream, family="gpt")
-    with pytest.raises(ValueError, match=r"family='dream:remote' runs the checkpoint's own code: add trust_remote_code=True"):
+    with pytest.raises(ValueError,
+                       match=r"family='dream:remote' runs the checkpoint's own code: add trust_remote_code=True"):
         load_denoiser(tiny_dream, family="dream:remote")
     with pytest.raises(ValueError, match=r"weight names do not match the dream layout.*missing"):
         load_denoiser(tiny_bert, family="dream")
@@ -191,7 +195,8 @@ def test_family_strategy_check_names_alternatives() -> None:
 
     family = dataclasses.replace(FAMILIES["dream"], strategies=("topk", "threshold"))
     family.check_strategy("topk")
-    with pytest.raises(ValueError, match=r"strategy='edit' cannot be used with family=dream: supported strategies: topk, threshold"):
+    with pytest.raises(ValueError, match=r"strategy='edit' cannot be used with family=dream: "
+                                         r"supported strategies: topk, threshold"):
         family.check_strategy("edit")
 
 
@@ -214,7 +219,8 @@ def test_modernbert_with_sliding_layers_is_left_pad_invariant(tmp_path) -> None:
     am = torch.ones(1, 20, dtype=torch.bool)
     alone = denoiser(torch.tensor([row]), am)[0]
     assert (alone[0] - denoiser(torch.tensor([far]), am)[0, 0]).abs().max() > 0  # global layer still sees it
-    padded = denoiser(torch.tensor([[tok.pad_token_id] * 5 + row]), torch.cat([torch.zeros(1, 5, dtype=torch.bool), am], 1))
+    padded = denoiser(torch.tensor([[tok.pad_token_id] * 5 + row]),
+                      torch.cat([torch.zeros(1, 5, dtype=torch.bool), am], 1))
     torch.testing.assert_close(padded[0, 5:], alone, atol=1e-5, rtol=1e-5)
     layer_types = denoiser.model.config.layer_types
     assert "sliding_attention" in layer_types and "full_attention" in layer_types

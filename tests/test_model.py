@@ -151,7 +151,8 @@ def test_mask_token_is_required_and_checked(tiny_bert: str, tmp_path) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    ({"strategy": "beam"}, "strategy='beam' is unknown; valid values: topk, threshold, factor, eb, dilated, klass, remdm, rcr, edit"),
+    ({"strategy": "beam"},
+     "strategy='beam' is unknown; valid values: topk, threshold, factor, eb, dilated, klass, remdm, rcr, edit"),
     ({"score": "logit"}, "score='logit' is unknown; valid values: confidence, margin, entropy, random, left_to_right"),
     ({"k": "0"}, "k=0 is invalid: .* integer >= 1"),
     ({"threshold": "1.5", "strategy": "threshold"}, r"threshold=1.5 is invalid: it must lie in \(0, 1\]"),
@@ -160,7 +161,8 @@ def test_mask_token_is_required_and_checked(tiny_bert: str, tmp_path) -> None:
     ({"temperature": "-1"}, "temperature=-1.0 is invalid: it must be >= 0"),
     ({"block_length": "0"}, "block_length=0 is invalid"),
     ({"k": "2", "steps": "4"}, "k=2 and steps=4 both set"),
-    ({"strategy": "threshold", "score": "entropy"}, "score=entropy cannot be used; choose score from confidence, margin"),
+    ({"strategy": "threshold", "score": "entropy"},
+     "score=entropy cannot be used; choose score from confidence, margin"),
     ({"strategy": "threshold", "k": "2"}, "k=2 has no effect with strategy=threshold"),
     ({"bogus": "1"}, "unknown decoding option bogus='1'; valid options: strategy, score"),
     ({"k": "two"}, "k='two' is invalid: it must be an integer"),
@@ -169,7 +171,8 @@ def test_mask_token_is_required_and_checked(tiny_bert: str, tmp_path) -> None:
     ({"strategy": "eb", "k": "2"}, "k=2 has no effect with strategy=eb.*topk, klass, remdm, rcr"),
     ({"strategy": "klass", "klass_confidence": "0"}, r"klass_confidence=0.0 is invalid: it must lie in \(0, 1\]"),
     ({"strategy": "klass", "klass_history": "-1"}, "klass_history=-1 is invalid: it must be an integer >= 0"),
-    ({"strategy": "remdm", "remdm_variant": "loop"}, "remdm_variant='loop' is unknown; valid values: cap, rescale, conf"),
+    ({"strategy": "remdm", "remdm_variant": "loop"},
+     "remdm_variant='loop' is unknown; valid values: cap, rescale, conf"),
     ({"strategy": "remdm", "remdm_t_on": "0.2", "remdm_t_off": "0.5"}, "need 0 <= remdm_t_off <= remdm_t_on <= 1"),
     ({"strategy": "edit", "edit_threshold": "2"}, r"edit_threshold=2.0 is invalid"),
     ({"strategy": "edit", "max_edit_steps": "-2"}, "max_edit_steps=-2 is invalid"),

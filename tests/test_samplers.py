@@ -11,7 +11,7 @@ from lm_eval_mdlm.config import DecodeConfig
 from lm_eval_mdlm.decoding.loop import denoise
 from lm_eval_mdlm.decoding.noise import row_keys
 from lm_eval_mdlm.decoding.schedule import make_schedule
-from tests.test_engine import EOS, MASK, PAD, VOCAB, FixedLogits
+from tests.test_engine import MASK, PAD, VOCAB, FixedLogits
 
 PROMPTS = [[5, 6, 7], [8], [9, 10], [11, 12, 13, 14]]
 

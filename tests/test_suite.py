@@ -81,7 +81,8 @@ def test_function_calls_and_response() -> None:
     got = extract.function_calls("Sure.\n```python\n[get_weather(city='Paris', days=2), now()]\n```")
     assert json.loads(got) == [{"name": "get_weather", "arguments": {"city": "Paris", "days": 2}},
                                {"name": "now", "arguments": {}}]
-    assert json.loads(extract.function_calls("Answer: math.add(a=1, b=2)")) == [{"name": "math.add", "arguments": {"a": 1, "b": 2}}]
+    calls = json.loads(extract.function_calls("Answer: math.add(a=1, b=2)"))
+    assert calls == [{"name": "math.add", "arguments": {"a": 1, "b": 2}}]
     assert extract.function_calls("call get_weather for Paris") is None
     assert extract.function_calls("Answer: f(1)") is None  # positional arguments cannot be checked by name
     assert extract.function_calls("Answer: __import__('os').system(x=1)") is not None  # parsed, never executed
@@ -109,7 +110,8 @@ def test_suite_has_58_benchmarks_in_six_domains() -> None:
 
 
 def test_yaml_files_match_the_catalog() -> None:
-    on_disk = {p.relative_to(catalog.ROOT).as_posix(): p.read_text(encoding="utf-8") for p in catalog.ROOT.rglob("*.yaml")}
+    on_disk = {p.relative_to(catalog.ROOT).as_posix(): p.read_text(encoding="utf-8")
+               for p in catalog.ROOT.rglob("*.yaml")}
     assert on_disk == catalog.render_all(), "run: python -m lm_eval_mdlm.tasks.suite.catalog --write"
 
 
@@ -197,7 +199,8 @@ def test_numbers_math_and_text() -> None:
     math = _one(adapters_open.math_problem, {"problem": "Half?", "answer": "\\frac{1}{2}"})
     assert _score(scoring.score_math, math, "boxed", "so \\boxed{\\frac12}") == 1.0
     assert _score(scoring.score_math, math, "boxed", "1/2") == 0.0
-    trivia = _one(adapters_open.triviaqa, {"question": "Capital of France", "answer": {"value": "Paris", "aliases": ["Paris"]}})
+    trivia = _one(adapters_open.triviaqa,
+                  {"question": "Capital of France", "answer": {"value": "Paris", "aliases": ["Paris"]}})
     assert _score(scoring.score_match, trivia, "marked_text", "The answer is the Paris.") == 1.0
 
 
@@ -224,14 +227,16 @@ def test_bfcl_matching() -> None:
 def test_code_is_run_against_the_tests() -> None:
     doc = _one(adapters_open.humaneval, {"prompt": "import math\ndef f(x):\n    \"\"\"sqrt\"\"\"\n",
                                          "test": "def check(c):\n    assert c(4) == 2", "entry_point": "f"})
-    assert _score(scoring.score_program, doc, "code_block", "```python\ndef f(x):\n    return math.isqrt(x)\n```") == 1.0
+    program = "```python\ndef f(x):\n    return math.isqrt(x)\n```"
+    assert _score(scoring.score_program, doc, "code_block", program) == 1.0
     assert _score(scoring.score_program, doc, "code_block", "```python\ndef f(x):\n    return x\n```") == 0.0
     crux = _one(adapters_open.cruxeval_output, {"code": "def f(a):\n    return a * 2", "input": "3", "output": "6"})
     assert _score(scoring.score_cruxeval, crux, "marked_text", "The answer is 6.") == 1.0
     assert _score(scoring.score_cruxeval, crux, "marked_text", "The answer is 7.") == 0.0
 
 
-def test_offline_tasks_build_end_to_end_and_hub_tasks_fail_clearly(manager: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_tasks_build_end_to_end_and_hub_tasks_fail_clearly(manager: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """lm-eval builds our generated tasks with no network; a hub task's error names its dataset."""
     import datasets
 
@@ -245,5 +250,6 @@ def test_offline_tasks_build_end_to_end_and_hub_tasks_fail_clearly(manager: Any,
         raise ConnectionError("hub unreachable")
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
-    with pytest.raises(SuiteDataError, match="mdlm_suite_gsm8k: could not load hub dataset 'openai/gsm8k' \\(config 'main'\\)"):
+    with pytest.raises(SuiteDataError,
+                       match="mdlm_suite_gsm8k: could not load hub dataset 'openai/gsm8k' \\(config 'main'\\)"):
         manager.load_task_or_group(["mdlm_suite_gsm8k"])

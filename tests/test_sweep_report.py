@@ -240,9 +240,10 @@ def test_interrupted_sweep_resumes_and_reports_end_to_end(tmp_path: Path, monkey
     assert [t.split(" (")[0] for t in scatter["legend"]] == ["correct", "incorrect"] and scatter["points"] > 0
     heat = png_meta(report / f"decoding_order_{SHUFFLE}_doc3.png")
     assert heat["title"] == f"Decoding order: {SHUFFLE}, doc 3" and len(heat["axes"]) == 5
-    assert {(a["xlabel"], a["ylabel"], a["images"]) for a in heat["axes"]} == {("answer position", "finalization step", 1)}
+    axes = {(a["xlabel"], a["ylabel"], a["images"]) for a in heat["axes"]}
+    assert axes == {("answer position", "finalization step", 1)}
     markdown = (report / "report.md").read_text()
-    assert "## PBx" in markdown and f"![afp_vs_tau.png](afp_vs_tau.png)" in markdown
+    assert "## PBx" in markdown and "![afp_vs_tau.png](afp_vs_tau.png)" in markdown
 
 
 @needs_matplotlib

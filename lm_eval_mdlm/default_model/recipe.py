@@ -292,7 +292,8 @@ def run(out_dir: str, on_step: Callable[[int, Any], None] | None = None,
             summaries.append(json.load(f))  # the phase resumed from (its own record of earlier phases inside)
     for number in range(1, len(later) + 2):
         if number > 1:
-            recipe = dataclasses.replace(recipe, **later[number - 2], init_from=folder)
+            previous = os.path.join(out_dir, f"phase{number - 1}")
+            recipe = dataclasses.replace(recipe, **later[number - 2], init_from=previous)
         folder = out_dir if number == len(later) + 1 else os.path.join(out_dir, f"phase{number}")
         if recipe.person_tokens:
             add_person_tokens(tokenizer)

@@ -69,7 +69,8 @@ def build_tiny_dream(path: str, seed: int = 0, hidden: int = 32, layers: int = 2
                                   "lm_head.weight": _linear(gen, vocab, hidden, scale)}
     for i in range(layers):
         p = f"model.layers.{i}."
-        for name, out in (("q_proj", heads * head_dim), ("k_proj", kv_heads * head_dim), ("v_proj", kv_heads * head_dim)):
+        projections = (("q_proj", heads * head_dim), ("k_proj", kv_heads * head_dim), ("v_proj", kv_heads * head_dim))
+        for name, out in projections:
             w[p + f"self_attn.{name}.weight"] = _linear(gen, out, hidden, scale)
             w[p + f"self_attn.{name}.bias"] = 0.1 * torch.randn(out, generator=gen)
         w[p + "self_attn.o_proj.weight"] = _linear(gen, hidden, heads * head_dim, 1.0)

@@ -187,7 +187,8 @@ def ocnli(dataset: datasets.Dataset) -> datasets.Dataset:
 
     @_adapt
     def one(doc: dict[str, Any]) -> Row:
-        question = f"前提：{doc['sentence1']}\n假设：{doc['sentence2']}\nWhat is the relation of the hypothesis to the premise?"
+        question = (f"前提：{doc['sentence1']}\n假设：{doc['sentence2']}\n"
+                    "What is the relation of the hypothesis to the premise?")
         return mc_prompt(question, names), _letter(doc["label"])
 
     return one(dataset.filter(lambda d: d["label"] >= 0))

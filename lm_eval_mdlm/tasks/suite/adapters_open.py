@@ -175,7 +175,8 @@ def cruxeval_output(doc: dict[str, Any]) -> Row:
     """cruxeval-org/cruxeval: code, input, output; predict the output, checked by running the assertion."""
     prompt = (f"```python\n{doc['code']}\n```\n\nWhat does f({doc['input']}) return? Think step by step, then end "
               "your response with \"The answer is <value>.\" giving the value as a Python literal.")
-    return prompt, {"program": doc["code"], "assertion": f"assert f({doc['input']}) == {{answer}}", "reference": doc["output"]}
+    return prompt, {"program": doc["code"], "assertion": f"assert f({doc['input']}) == {{answer}}",
+                    "reference": doc["output"]}
 
 
 @_adapt
@@ -183,7 +184,8 @@ def cruxeval_input(doc: dict[str, Any]) -> Row:
     """cruxeval-org/cruxeval: predict an input for which f returns the given output."""
     prompt = (f"```python\n{doc['code']}\n```\n\nGive an input such that f(<input>) == {doc['output']}. Think step by "
               "step, then end your response with \"The answer is <input>.\" giving the arguments as Python literals.")
-    return prompt, {"program": doc["code"], "assertion": f"assert f({{answer}}) == {doc['output']}", "reference": doc["input"]}
+    return prompt, {"program": doc["code"], "assertion": f"assert f({{answer}}) == {doc['output']}",
+                    "reference": doc["input"]}
 
 
 @_adapt

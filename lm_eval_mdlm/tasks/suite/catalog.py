@@ -59,7 +59,7 @@ _GAOKAO = [f"hails/agieval-gaokao-{s}" for s in
 _BFCL = "gorilla-llm/Berkeley-Function-Calling-Leaderboard"
 _MC, _NUM, _BOX, _TXT = ("choice_letter", "score_match"), ("final_number", "score_match"), \
     ("boxed", "score_math"), ("marked_text", "score_match")
-A, O = "adapters.", "adapters_open."
+A, O = "adapters.", "adapters_open."  # noqa: E741 - module prefixes, short so each row fits a line
 
 
 def _b(name: str, domain: str, title: str, source: str, adapter: str, kind: tuple[str, str], gen: int,
@@ -75,7 +75,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
        base="mmlu_pro/_default_template_yaml"),
     _b("gpqa_diamond", "knowledge", "GPQA Diamond", "Idavidrein/gpqa (gpqa_diamond, gated)", A + "gpqa", _MC, 512,
        base="gpqa/generative/gpqa_diamond_generative_n_shot.yaml", data={"test_split": "train"}),
-    _b("arc_challenge", "knowledge", "ARC-Challenge", "allenai/ai2_arc", A + "arc", _MC, 256, base="arc/arc_challenge.yaml"),
+    _b("arc_challenge", "knowledge", "ARC-Challenge", "allenai/ai2_arc", A + "arc", _MC, 256,
+       base="arc/arc_challenge.yaml"),
     _b("arc_easy", "knowledge", "ARC-Easy", "allenai/ai2_arc", A + "arc", _MC, 256, base="arc/arc_easy.yaml"),
     _b("openbookqa", "knowledge", "OpenBookQA", "allenai/openbookqa", A + "arc", _MC, 256,
        base="openbookqa/openbookqa.yaml"),
@@ -133,7 +134,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     _b("countdown", "reasoning", "Countdown", "generated offline (seed 0, 200 instances, 3-4 numbers)", O + "countdown",
        ("countdown_expression", "score_countdown"), 256, data=_loader("countdown", num_samples=200, seed=0)),
     # language understanding
-    _b("hellaswag", "language", "HellaSwag", "Rowan/hellaswag", A + "hellaswag", _MC, 256, base="hellaswag/hellaswag.yaml",
+    _b("hellaswag", "language", "HellaSwag", "Rowan/hellaswag", A + "hellaswag", _MC, 256,
+       base="hellaswag/hellaswag.yaml",
        data={"test_split": "validation"}),
     _b("piqa", "language", "PIQA", "baber/piqa", A + "piqa", _MC, 256, base="piqa/piqa.yaml",
        data={"test_split": "validation"}),
@@ -225,7 +227,8 @@ def render_task(b: Benchmark) -> str:
 def render_group(domain: str | None) -> str:
     """A domain group (or ``mdlm_suite`` of the six domains), averaging ``score`` over its members."""
     name = "mdlm_suite" if domain is None else f"mdlm_suite_{domain}"
-    members = [f"mdlm_suite_{d}" for d in DOMAINS] if domain is None else [b.task for b in BENCHMARKS if b.domain == domain]
+    members = ([f"mdlm_suite_{d}" for d in DOMAINS] if domain is None
+               else [b.task for b in BENCHMARKS if b.domain == domain])
     return "\n".join([_HEADER.rstrip(), f"group: {name}", "task:", *[f"  - {m}" for m in members],
                       "aggregate_metric_list:", "  - {metric: score, aggregation: mean, weight_by_size: false}",
                       "metadata: {version: 1.0}", ""])
@@ -242,7 +245,8 @@ def render_all() -> dict[str, str]:
 
 def docs_table() -> str:
     """The Markdown table of docs/suite.md."""
-    rows = ["| # | benchmark | domain | source (hub) | lm-eval task reused | task | shots | extractor | metric | gen. length | note |",
+    rows = ["| # | benchmark | domain | source (hub) | lm-eval task reused | task | shots | extractor | metric "
+            "| gen. length | note |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for i, b in enumerate(BENCHMARKS, 1):
         base = f"`{b.base}`" if b.base else "ours"

@@ -53,7 +53,8 @@ def lm_eval_subsets(folder: str, prefix: str) -> list[str]:
 
     from lm_eval_mdlm.tasks.suite.task import lm_eval_tasks_dir
 
-    names = {load_yaml(p, resolve_func=False).get("dataset_name") for p in (lm_eval_tasks_dir() / folder).glob(f"{prefix}*.yaml")}
+    names = {load_yaml(p, resolve_func=False).get("dataset_name")
+             for p in (lm_eval_tasks_dir() / folder).glob(f"{prefix}*.yaml")}
     return sorted(n for n in names if n)
 
 
@@ -117,7 +118,8 @@ def _jsonl(path: str) -> list[dict[str, Any]]:
 def bfcl(hub_path: str, category: str, **_: Any) -> dict[str, datasets.Dataset]:
     """BFCL v3 category ``category``: questions and their possible answers, joined by id."""
     questions = _jsonl(_hub_file(hub_path, f"BFCL_v3_{category}.json"))
-    answers = {a["id"]: a["ground_truth"] for a in _jsonl(_hub_file(hub_path, f"possible_answer/BFCL_v3_{category}.json"))}
+    answer_file = _hub_file(hub_path, f"possible_answer/BFCL_v3_{category}.json")
+    answers = {a["id"]: a["ground_truth"] for a in _jsonl(answer_file)}
     rows = [{"id": q["id"], "question": json.dumps(q["question"]), "functions": json.dumps(q["function"], indent=1),
              "ground_truth": json.dumps(answers[q["id"]])} for q in questions if q["id"] in answers]
     return {"test": datasets.Dataset.from_list(rows)}

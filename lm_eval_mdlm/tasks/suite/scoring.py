@@ -56,7 +56,8 @@ def score_math(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     pred = _answer(results)
     if pred is None:
         return {"score": 0.0}
-    ok = any(is_equiv(pred, gold) or (normalize_number(pred) is not None and normalize_number(pred) == normalize_number(gold))
+    ok = any(is_equiv(pred, gold)
+             or (normalize_number(pred) is not None and normalize_number(pred) == normalize_number(gold))
              for gold in json.loads(doc["mdlm_answers"]))
     return {"score": float(ok)}
 
@@ -138,7 +139,8 @@ def bfcl_call_matches(call: dict[str, Any], truth: dict[str, dict[str, list[Any]
     (name, allowed), = truth.items()
     if call["name"] != name or set(call["arguments"]) - set(allowed):
         return False
-    return all((arg in call["arguments"] and call["arguments"][arg] in values) or (arg not in call["arguments"] and "" in values)
+    return all((arg in call["arguments"] and call["arguments"][arg] in values)
+               or (arg not in call["arguments"] and "" in values)
                for arg, values in allowed.items())
 
 
@@ -184,4 +186,5 @@ def score_ifeval(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     from lm_eval.tasks.ifeval.utils import process_results
 
     out = process_results(doc, [_answer(results) or ""])
-    return {"score": float(out["prompt_level_strict_acc"]), "prompt_level_loose_acc": float(out["prompt_level_loose_acc"])}
+    return {"score": float(out["prompt_level_strict_acc"]),
+            "prompt_level_loose_acc": float(out["prompt_level_loose_acc"])}
