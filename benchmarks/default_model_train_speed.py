@@ -4,7 +4,7 @@ Times the recipe's training step (forward, backward, AdamW) on the task-prompt b
 (``all+waiting_line``), eager and ``torch.compile``-d, the two interleaved batch by batch on the same
 batches (so machine noise hits both alike), after a warm-up that includes compilation. Prints the
 compiled/eager ratio of the step time and the share of prompt positions that are left padding (the most
-that bucketing prompts by length could save). The recipe is 14,990 steps, 16,192 s (``checkpoint/recipe.json``).
+that bucketing prompts by length could save). The recipe is 17,690 steps, 19,946 s (``checkpoint/recipe.json``).
 It times the shipped checkpoint (one token per person since phase 5); the ratios quoted in recipe.py were
 measured on the name-part model of phases 1-4.
 

@@ -50,7 +50,8 @@ LIST_OPS = ("copy", "replace_index", "replace_random", "shuffle")
 # with ``ordered`` (the operations that keep the list's order) the way to a first name is the person
 # before it, which previous-word token types turn into the same lookup as ``bind``'s (train.py).
 # ``replace_random``: that operation alone (the last one the person-token model learns, recipe.py);
-# ``random``: :data:`RANDOM_OPS` at the evaluated lengths.
+# ``random``: :data:`RANDOM_OPS` at the evaluated lengths; ``hard56``: :data:`HARD_OPS` at the longest
+# evaluated lists (5-6 people), where the shipped model's remaining failures gather.
 # ``arrivals``: insert_random and replace_random, the operations that bring a new person in; ``new<stage>``:
 # that stage's documents with only the new person as the target (every other answer token given): the slot
 # left after every other person is placed must be the newcomer, the conditional greedy one-token-per-step
@@ -68,6 +69,7 @@ TASK_STAGES: dict[str, tuple[tuple[str, ...], tuple[int, int]]] = {
             (3, 6)),
     "waiting_line": (tuple(f"waiting_line/{op}" for op in WAITING_LINE_OPS), (3, 6)),
     "hard": (tuple(f"waiting_line/{op}" for op in HARD_OPS), (3, 6)),
+    "hard56": (tuple(f"waiting_line/{op}" for op in HARD_OPS), (5, 6)),
     "random23": (tuple(f"waiting_line/{op}" for op in RANDOM_OPS), (2, 3)),
     "ordered": (tuple(f"waiting_line/{op}" for op in ORDERED_OPS), (3, 6)),
     "arrivals": (("waiting_line/insert_random", "waiting_line/replace_random"), (3, 6)),
