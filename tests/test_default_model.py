@@ -154,6 +154,7 @@ def test_curriculum_stages_render_echoes_zero_shot_and_one_shot_prompts() -> Non
         assert targets is None
     zero, one = sampler("all0", rng, 40), sampler("all", rng, 40)
     assert all(e.prompt.count("<|user|>") == 1 for e in zero) and all(e.prompt.count("<|user|>") == 2 for e in one)
+    assert {len(query_people(e)) for e in sampler("hard56", rng, 30)} == {5, 6}  # the longest lists only
     with pytest.raises(ValueError, match="unknown curriculum stage 'echo9'.*echo1"):
         sampler("echo9", rng, 1)
 

@@ -172,7 +172,7 @@ train-tiny`` is the command. What we learnt on 2 CPU cores (probes of a few hund
 - After phase 10 the failures (greedy k = 1, 100 documents) gathered at the longest lists (shuffle 17 of 25 at
   6 people, insert_random 17 of 25 at 6 and at 7) and were a person written twice, the list returned unchanged
   or (insert_random) reordered. Stage ``hard56`` (:data:`~lm_eval_mdlm.default_model.data.HARD_OPS` at 5-6
-  people) and its drill ``onehard56``, a third of the rows each with the ten operations, 900 steps at lr 2e-4
+  people) and its drill ``onehard56``, in equal shares with the ten operations, 900 steps at lr 2e-4
   per phase (1,211, 1,282 and 1,261 s, no progress checks): phase 11 ``waiting_line+hard56+onehard56``, phase 12
   the same plus ``onereplace_random``, phase 13 plus ``onearrivals`` instead. Greedy k = 1 on all 100
   documents after phases 10 / 11 / 12 / 13: copy 100 / 100 / 100 / 100, reverse 97 / 99 / 99 / 97, replace_index
