@@ -8,18 +8,23 @@ that bucketing prompts by length could save). The recipe is 17,690 steps, 19,946
 It times the shipped checkpoint (one token per person since phase 5); the ratios quoted in recipe.py were
 measured on the name-part model of phases 1-4.
 
-Run: ``OMP_NUM_THREADS=2 python benchmarks/default_model_train_speed.py [--batches 10]``.
+``--sizes`` instead times smaller BERTs of the same vocabulary (random weights: hidden 256 / 2 layers, hidden 128
+/ 4 and 2 layers) against the shipped model, interleaved the same way: how many more steps a one-hour recipe
+could afford with a smaller model (whether it learns the operations in them is a training question).
+
+Run: ``OMP_NUM_THREADS=2 python benchmarks/default_model_train_speed.py [--batches 10] [--sizes]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import statistics
 import time
 
 import torch
-from transformers import AutoTokenizer, BertForMaskedLM
+from transformers import AutoConfig, AutoTokenizer, BertForMaskedLM
 
 from lm_eval_mdlm.default_model import default_checkpoint
 from lm_eval_mdlm.default_model.data import Sampler
@@ -27,9 +32,25 @@ from lm_eval_mdlm.default_model.recipe import RECIPE
 from lm_eval_mdlm.default_model.train import batch_tensors, logits_from, token_mean_loss, training_mask
 
 
+SIZES = {"hidden 256, 2 layers": (256, 2, 8), "hidden 128, 4 layers": (128, 4, 4), "hidden 128, 2 layers": (128, 2, 4)}
+"""Smaller BERTs for ``--sizes``: hidden size, layers, heads (intermediate = 4 x hidden, as the shipped model's)."""
+
+
+def smaller_models() -> dict[str, BertForMaskedLM]:
+    """Random-weight BERTs of :data:`SIZES` with the shipped model's vocabulary and positions."""
+    models = {}
+    for name, (hidden, layers, heads) in SIZES.items():
+        config = AutoConfig.from_pretrained(default_checkpoint())
+        config.hidden_size, config.num_hidden_layers, config.num_attention_heads = hidden, layers, heads
+        config.intermediate_size = 4 * hidden
+        models[name] = BertForMaskedLM(config).train()
+    return models
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--sizes", action="store_true", help="time smaller models against the shipped one")
     args = parser.parse_args()
     torch.set_num_threads(RECIPE.threads)
     tokenizer = AutoTokenizer.from_pretrained(default_checkpoint())
@@ -37,10 +58,15 @@ def main() -> None:
     drawn = [sampler("all+waiting_line", rng, RECIPE.batch_size) for _ in range(args.batches + 2)]
     batches = [(examples, *batch_tensors(tokenizer, examples, RECIPE.answer_length)) for examples in drawn]
     model = BertForMaskedLM.from_pretrained(default_checkpoint()).train()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-6)
+    if args.sizes:
+        models = {"shipped": model, **smaller_models()}
+        forwards = {name: functools.partial(logits_from, m) for name, m in models.items()}
+    else:
+        models = {"eager": model}
+        forwards = {"eager": lambda *a: logits_from(model, *a),
+                    "compiled": torch.compile(lambda *a: logits_from(model, *a), dynamic=True)}
+    optimisers = {mode: torch.optim.AdamW(models.get(mode, model).parameters(), lr=1e-6) for mode in forwards}
     generator = torch.Generator().manual_seed(0)
-    forwards = {"eager": lambda *a: logits_from(model, *a),
-                "compiled": torch.compile(lambda *a: logits_from(model, *a), dynamic=True)}
 
     def step(mode: str, batch: tuple) -> float:
         examples, ids, attention, answers = batch
@@ -49,9 +75,9 @@ def main() -> None:
         noisy, masked, _, _ = training_mask(tokenizer, examples, tokens, attention, ids.shape[1], RECIPE, generator)
         logits = forwards[mode](noisy, attention, ids.shape[1])
         loss = token_mean_loss(logits, answers, masked[:, ids.shape[1]:])
-        optimiser.zero_grad(set_to_none=True)
+        optimisers[mode].zero_grad(set_to_none=True)
         loss.backward()
-        optimiser.step()
+        optimisers[mode].step()
         return time.perf_counter() - start
 
     for batch in batches[:2]:  # warm-up: compilation (static and dynamic shapes) and allocator
@@ -61,11 +87,15 @@ def main() -> None:
     for batch in batches[2:]:
         for mode in forwards:
             times[mode].append(step(mode, batch))
-    ratios = [c / e for c, e in zip(times["compiled"], times["eager"])]
+    reference = "shipped" if args.sizes else "eager"
+    for mode in forwards:
+        if mode == reference:
+            continue
+        ratios = [t / r for t, r in zip(times[mode], times[reference])]
+        print(f"{mode} / {reference} step time: median {statistics.median(ratios):.2f} "
+              f"(pairs {min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} batches)")
     padding = statistics.mean((attention[:, :ids.shape[1]] == 0).float().mean().item()
                               for _, ids, attention, _ in batches)
-    print(f"compiled / eager step time: median {statistics.median(ratios):.2f} "
-          f"(pairs {min(ratios):.2f}-{max(ratios):.2f}, {len(ratios)} batches)")
     print(f"left padding: {100 * padding:.0f} % of prompt positions")
 
 

@@ -86,7 +86,10 @@ train-tiny`` is the command. What we learnt on 2 CPU cores (probes of a few hund
 - Speed: a ``torch.compile``-d training step takes 1.04-1.09x the eager one's time (no gain; medians
   of 10 interleaved batch pairs, two runs) and left padding is 24 % of prompt positions
   (``benchmarks/default_model_train_speed.py``): the step is compute-bound (~150 GFLOP at batch 32), so
-  neither comes near the 2.6x the one-hour target needs; fewer or shorter steps would.
+  neither comes near the 2.6x the one-hour target needs; fewer or shorter steps would. A smaller model would:
+  ``--sizes`` times random-weight BERTs of the same vocabulary against the shipped one, hidden 256 with 2 layers
+  at 0.50 of its step time, hidden 128 with 4 layers at 0.35, with 2 layers at 0.19 (medians of 10 interleaved
+  batches); whether they learn the operations in the steps that buys is untried.
 - A previous-token channel (:attr:`~lm_eval_mdlm.default_model.train.Recipe.previous_token_types`:
   ``token_type_ids`` = each position's previous input id, BERT's token-type embedding sized to the
   vocabulary; the engine passes them for a checkpoint saved with it) hands every token the first half of
