@@ -228,26 +228,29 @@ RECIPE = Recipe(seed=0, hidden=256, layers=4, heads=8, intermediate=1024, vocab_
                 curriculum=[(0.03, "echo1"), (0.05, "echo2"), (0.06, "echo3"), (0.1, "echo6"), (0.76, "all+echo6")])
 """Phase 1. The shipped run had a 45-minute budget and stopped after 3,271 of the schedule's 5,000
 steps (``stop_after`` reproduces exactly that cut)."""
+
+
+def _phase(steps: int, lr: float, stage: str, warmup: int = 30, stop_after: int | None = None,
+           **changes: Any) -> dict[str, Any]:
+    """One later phase: ``steps`` on one curriculum stage. ``stop_after`` is always set (None: the whole schedule)
+    so a cut of an earlier phase is never inherited."""
+    return {"steps": steps, "stop_after": stop_after, "lr": lr, "warmup": warmup, "curriculum": [(1.0, stage)],
+            **changes}
+
+
 LATER_PHASES: list[dict[str, Any]] = [
-    {"steps": 1500, "stop_after": None, "lr": 5e-4, "warmup": 50, "curriculum": [(1.0, "all+echo6")]},
-    {"steps": 3400, "stop_after": 2619, "lr": 5e-4, "warmup": 50, "curriculum": [(1.0, "all+waiting_line")]},
-    {"steps": 2300, "stop_after": None, "lr": 5e-4, "warmup": 50, "curriculum": [(1.0, "hard+waiting_line")]},
-    {"steps": 1500, "stop_after": None, "lr": 5e-4, "warmup": 50, "person_tokens": True,
-     "curriculum": [(1.0, "waiting_line+hard")]},
-    {"steps": 600, "stop_after": None, "lr": 3e-4, "warmup": 30, "curriculum": [(1.0, "waiting_line+replace_random")]},
-    {"steps": 800, "stop_after": None, "lr": 3e-4, "warmup": 30, "curriculum": [(1.0, "waiting_line+random")]},
-    {"steps": 600, "stop_after": None, "lr": 3e-4, "warmup": 30,
-     "curriculum": [(1.0, "waiting_line+replace_random+onearrivals")]},
-    {"steps": 900, "stop_after": None, "lr": 3e-4, "warmup": 30,
-     "curriculum": [(1.0, "waiting_line+replace_random+onereplace_random")]},
-    {"steps": 900, "stop_after": None, "lr": 2e-4, "warmup": 30,
-     "curriculum": [(1.0, "waiting_line+replace_random+onereplace_random")]},
-    {"steps": 900, "stop_after": None, "lr": 2e-4, "warmup": 30,
-     "curriculum": [(1.0, "waiting_line+hard56+onehard56")]},
-    {"steps": 900, "stop_after": None, "lr": 2e-4, "warmup": 30,
-     "curriculum": [(1.0, "waiting_line+hard56+onehard56+onereplace_random")]},
-    {"steps": 900, "stop_after": None, "lr": 2e-4, "warmup": 30,
-     "curriculum": [(1.0, "waiting_line+hard56+onehard56+onearrivals")]},
+    _phase(1500, 5e-4, "all+echo6", warmup=50),
+    _phase(3400, 5e-4, "all+waiting_line", warmup=50, stop_after=2619),
+    _phase(2300, 5e-4, "hard+waiting_line", warmup=50),
+    _phase(1500, 5e-4, "waiting_line+hard", warmup=50, person_tokens=True),
+    _phase(600, 3e-4, "waiting_line+replace_random"),
+    _phase(800, 3e-4, "waiting_line+random"),
+    _phase(600, 3e-4, "waiting_line+replace_random+onearrivals"),
+    _phase(900, 3e-4, "waiting_line+replace_random+onereplace_random"),
+    _phase(900, 2e-4, "waiting_line+replace_random+onereplace_random"),
+    _phase(900, 2e-4, "waiting_line+hard56+onehard56"),
+    _phase(900, 2e-4, "waiting_line+hard56+onehard56+onereplace_random"),
+    _phase(900, 2e-4, "waiting_line+hard56+onehard56+onearrivals"),
 ]
 """Phases 2-13, each from the previous phase's weights with a fresh optimiser and cosine schedule.
 Phase 2 anneals the learning rate phase 1 never got to lower. Phase 3 drops the echo rows (copying
