@@ -15,7 +15,7 @@ import pytest
 
 BIN = Path(sys.executable).parent
 # Floors for the shipped default model at 20 documents per op, one token per step (greedy, so the scores are
-# fixed: a floor below them catches a broken engine or checkpoint); README's table has them at 30 documents.
+# fixed: a floor below them catches a broken engine or checkpoint); README's table has them at 100 documents.
 DEFAULT_MODEL_FLOORS = {"copy": 0.95, "reverse": 0.95, "replace_index": 0.95, "insert_index": 0.95,
                         "remove_index": 0.95, "shuffle": 0.75, "remove_random": 0.9, "insert_random": 0.9,
                         "replace_random": 0.9}  # measured: 1.0 on the exact five, 0.8, 1.0, 0.95, 1.0
