@@ -24,7 +24,7 @@ import statistics
 import time
 
 import torch
-from transformers import AutoConfig, AutoTokenizer, BertForMaskedLM
+from transformers import AutoConfig, AutoTokenizer, BertConfig, BertForMaskedLM
 
 from lm_eval_mdlm.default_model import default_checkpoint
 from lm_eval_mdlm.default_model.data import Sampler
@@ -38,13 +38,10 @@ SIZES = {"hidden 256, 2 layers": (256, 2, 8), "hidden 128, 4 layers": (128, 4, 4
 
 def smaller_models() -> dict[str, BertForMaskedLM]:
     """Random-weight BERTs of :data:`SIZES` with the shipped model's vocabulary and positions."""
-    models = {}
-    for name, (hidden, layers, heads) in SIZES.items():
-        config = AutoConfig.from_pretrained(default_checkpoint())
-        config.hidden_size, config.num_hidden_layers, config.num_attention_heads = hidden, layers, heads
-        config.intermediate_size = 4 * hidden
-        models[name] = BertForMaskedLM(config).train()
-    return models
+    shipped = AutoConfig.from_pretrained(default_checkpoint()).to_dict()
+    return {name: BertForMaskedLM(BertConfig(**{**shipped, "hidden_size": hidden, "num_hidden_layers": layers,
+                                                "num_attention_heads": heads, "intermediate_size": 4 * hidden})).train()
+            for name, (hidden, layers, heads) in SIZES.items()}
 
 
 def main() -> None:
