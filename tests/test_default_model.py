@@ -357,3 +357,25 @@ def test_shipped_checkpoint_is_the_recipe_and_fits_the_package() -> None:
         assert [tuple(stage) for stage in recorded["recipe"]["curriculum"]] == \
             [tuple(stage) for stage in expected["curriculum"]], number
         assert recorded["steps_run"] == min(expected["steps"], expected["stop_after"] or expected["steps"])
+
+
+def test_documented_recipe_totals_are_the_record() -> None:
+    """The README, recipe.py and the train-speed benchmark quote the shipped run's steps and time: they must be
+    what its recipe.json records (the sum over phases), so a retrained checkpoint cannot leave them stale."""
+    from pathlib import Path
+
+    from lm_eval_mdlm.default_model import default_checkpoint, recipe
+
+    record = json.loads((Path(default_checkpoint()) / "recipe.json").read_text())
+    phases = [value for key, value in record.items() if key.startswith("phase")]
+    steps, seconds = sum(p["steps_run"] for p in phases), sum(p["seconds"] for p in phases)
+    assert record["total_seconds"] == seconds
+    root = Path(__file__).resolve().parent.parent
+    quoted = {"README.md": (root / "README.md").read_text(), "recipe.py": recipe.__doc__,
+              "benchmark": (root / "benchmarks" / "default_model_train_speed.py").read_text()}
+    for where, text in quoted.items():
+        assert f"{steps:,} steps" in text, where
+    for where in ("recipe.py", "benchmark"):
+        assert f"{seconds:,} s" in quoted[where], where
+    for where in ("README.md", "recipe.py"):
+        assert f"{seconds / 3600:.1f} hours" in " ".join(quoted[where].split()), where
