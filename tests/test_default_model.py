@@ -329,6 +329,16 @@ def test_train_tiny_smoke(tmp_path) -> None:
     assert skipped == punctuation_ids(lm.tokenizer) and lm.tokenizer.convert_tokens_to_ids('",') in skipped
 
 
+def _shipped_record() -> tuple[dict, list[str]]:
+    """The shipped checkpoint's recipe.json and its phase keys in phase order (phase10 sorts before phase2 as text)."""
+    from pathlib import Path
+
+    from lm_eval_mdlm.default_model import default_checkpoint
+
+    record = json.loads((Path(default_checkpoint()) / "recipe.json").read_text())
+    return record, sorted((k for k in record if k.startswith("phase")), key=lambda k: int(k[len("phase"):]))
+
+
 def test_shipped_checkpoint_is_the_recipe_and_fits_the_package() -> None:
     """The shipped folder stays within issue 4's 25 MB, writes each person as one token, and its record of
     every phase is what RECIPE and LATER_PHASES say (so `lm-eval-mdlm train-tiny` retrains this checkpoint)."""
@@ -344,11 +354,10 @@ def test_shipped_checkpoint_is_the_recipe_and_fits_the_package() -> None:
     tokenizer, config = AutoTokenizer.from_pretrained(folder), AutoConfig.from_pretrained(folder)
     assert config.vocab_size == len(tokenizer)
     assert tokenizer.tokenize('["Mary Smith", "John Lee"]') == ['["', "Mary Smith", '",', 'Ġ"', "John Lee", '"]']
-    record = json.loads((folder / "recipe.json").read_text())
+    record, recorded_phases = _shipped_record()
     phases = [dataclasses.asdict(RECIPE)]
     for changes in LATER_PHASES:
         phases.append({**phases[-1], **changes})
-    recorded_phases = sorted((k for k in record if k.startswith("phase")), key=lambda k: int(k[len("phase"):]))
     assert recorded_phases == [f"phase{i}" for i in range(1, len(phases) + 1)]
     for number, expected in enumerate(phases, start=1):
         recorded = record[f"phase{number}"]
@@ -364,10 +373,10 @@ def test_documented_recipe_totals_are_the_record() -> None:
     what its recipe.json records (the sum over phases), so a retrained checkpoint cannot leave them stale."""
     from pathlib import Path
 
-    from lm_eval_mdlm.default_model import default_checkpoint, recipe
+    from lm_eval_mdlm.default_model import recipe
 
-    record = json.loads((Path(default_checkpoint()) / "recipe.json").read_text())
-    phases = [value for key, value in record.items() if key.startswith("phase")]
+    record, phase_keys = _shipped_record()
+    phases = [record[key] for key in phase_keys]
     steps, seconds = sum(p["steps_run"] for p in phases), sum(p["seconds"] for p in phases)
     assert record["total_seconds"] == seconds
     root = Path(__file__).resolve().parent.parent
