@@ -92,7 +92,7 @@ def test_function_calls_and_response() -> None:
 
 # ---- the suite: catalog, YAMLs, lm-eval's index -------------------------------------------------------
 TESTED_EXTRACTORS = {"final_number", "choice_letter", "boolean", "boxed", "code_block", "sudoku_grid",
-                     "countdown_expression", "marked_text", "function_calls", "response"}
+                     "countdown_expression", "marked_text", "marked_literal", "function_calls", "response"}
 
 
 @pytest.fixture(scope="module")
@@ -231,8 +231,8 @@ def test_code_is_run_against_the_tests() -> None:
     assert _score(scoring.score_program, doc, "code_block", program) == 1.0
     assert _score(scoring.score_program, doc, "code_block", "```python\ndef f(x):\n    return x\n```") == 0.0
     crux = _one(adapters_open.cruxeval_output, {"code": "def f(a):\n    return a * 2", "input": "3", "output": "6"})
-    assert _score(scoring.score_cruxeval, crux, "marked_text", "The answer is 6.") == 1.0
-    assert _score(scoring.score_cruxeval, crux, "marked_text", "The answer is 7.") == 0.0
+    assert _score(scoring.score_cruxeval, crux, "marked_literal", "The answer is 6.") == 1.0
+    assert _score(scoring.score_cruxeval, crux, "marked_literal", "The answer is 7.") == 0.0
 
 
 def test_offline_tasks_build_end_to_end_and_hub_tasks_fail_clearly(manager: Any,

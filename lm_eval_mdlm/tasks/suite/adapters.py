@@ -17,6 +17,8 @@ from typing import Any
 
 import datasets
 
+from lm_eval_mdlm.tasks.suite.task import SuiteDataError
+
 LETTERS = "ABCDEFGHIJKLMNOP"
 MC_TAIL = ('Think step by step, then end your response with "The answer is (X)." where X is the letter of the '
            "correct option.")
@@ -30,12 +32,22 @@ Row = tuple[str, list[str] | dict[str, Any]]
 
 
 def _adapt(fn: Callable[[dict[str, Any]], Row]) -> Callable[[datasets.Dataset], datasets.Dataset]:
-    """Wrap ``doc -> (prompt, answers)`` as a ``process_docs`` adding the three ``mdlm_*`` columns."""
+    """Wrap ``doc -> (prompt, answers)`` as a ``process_docs`` adding the three ``mdlm_*`` columns.
+
+    A row without a field the adapter reads, or with an empty answer, is a :class:`SuiteDataError`
+    naming the benchmark's adapter and the field: a silent empty answer would score every response 0."""
+    name = fn.__name__.lstrip("_")
 
     def process_docs(dataset: datasets.Dataset) -> datasets.Dataset:
         def one(doc: dict[str, Any]) -> dict[str, str]:
-            prompt, answers = fn(doc)
-            target = answers[0] if isinstance(answers, list) and answers else json.dumps(answers)[:200]
+            try:
+                prompt, answers = fn(doc)
+            except KeyError as exc:
+                raise SuiteDataError(f"{name}: a row has no field {exc.args[0]!r} (its fields: {sorted(doc)}); "
+                                     "the dataset's schema differs from the one this adapter reads.") from exc
+            if isinstance(answers, list) and (not answers or any(not str(a).strip() for a in answers)):
+                raise SuiteDataError(f"{name}: a row has an empty answer ({answers!r}); its fields: {sorted(doc)}.")
+            target = answers[0] if isinstance(answers, list) else json.dumps(answers)[:200]
             return {"mdlm_prompt": prompt, "mdlm_target": str(target), "mdlm_answers": json.dumps(answers)}
 
         return dataset.map(one)
@@ -130,8 +142,14 @@ def commonsense_qa(doc: dict[str, Any]) -> Row:
 
 @_adapt
 def zebralogic(doc: dict[str, Any]) -> Row:
-    """allenai/ZebraLogicBench mc_mode: puzzle, question, choices, answer (one of the choices)."""
+    """allenai/ZebraLogicBench-private mc_mode: id, puzzle, question, choices, answer (one of the choices).
+
+    The public allenai/ZebraLogicBench hides the answers; only the gated ``-private`` copy has them."""
     choices = list(doc["choices"])
+    if doc["answer"] not in choices:
+        raise SuiteDataError(f"zebralogic: field 'answer' ({doc['answer']!r}) is not one of the row's choices; the "
+                             "public allenai/ZebraLogicBench hides the answers: use the gated "
+                             "allenai/ZebraLogicBench-private (config mc_mode, split test).")
     return mc_prompt(doc["question"], choices, context=doc["puzzle"]), _letter(choices.index(doc["answer"]))
 
 

@@ -15,6 +15,8 @@ import datasets
 
 from lm_eval_mdlm.tasks.suite.adapters import (BOOL_TAIL, BOXED_TAIL, CODE_TAIL, NUMBER_TAIL, TEXT_TAIL, Row,
                                                _adapt)
+from lm_eval_mdlm.tasks.suite.extract import normalize_number
+from lm_eval_mdlm.tasks.suite.task import SuiteDataError
 
 
 # ---- numbers and math ------------------------------------------------------------------------------
@@ -24,9 +26,16 @@ def gsm8k(doc: dict[str, Any]) -> Row:
     return f"{doc['question'].strip()}\n\n{NUMBER_TAIL}", [doc["answer"].split("####")[-1].strip()]
 
 
+def gsm_plus(dataset: datasets.Dataset) -> datasets.Dataset:
+    """qintongli/GSM-Plus: question, solution, answer, perturbation_type.
+
+    The "critical thinking" perturbation has no numeric answer (``answer`` is ``'None'``: the question
+    lacks a premise); those rows are dropped, as is usual when GSM-Plus is scored by the final number."""
+    return _gsm_plus(dataset.filter(lambda d: normalize_number(str(d["answer"])) is not None))
+
+
 @_adapt
-def gsm_plus(doc: dict[str, Any]) -> Row:
-    """qintongli/GSM-Plus: question, answer (a number, or 'None' for the critical-thinking perturbation)."""
+def _gsm_plus(doc: dict[str, Any]) -> Row:
     return f"{doc['question'].strip()}\n\n{NUMBER_TAIL}", [str(doc["answer"]).strip()]
 
 
@@ -122,10 +131,14 @@ def prontoqa(doc: dict[str, Any]) -> Row:
 
 @_adapt
 def korbench(doc: dict[str, Any]) -> Row:
-    """KOR-Bench: rule (the new rule to reason with), question, answer. Field names unverified offline."""
-    rule = doc.get("rule_content") or doc.get("rule") or ""
-    prompt = f"Rule:\n{str(rule).strip()}\n\nQuestion: {doc['question'].strip()}\n\n{TEXT_TAIL}"
-    return prompt, [str(doc["answer"]).strip()]
+    """KOR-Bench (via :func:`.korbench.load`): category, rule_id, rule_content, question, answer ('[[...]]')."""
+    from lm_eval_mdlm.tasks.suite import korbench as kor
+
+    rule = str(doc["rule_content"]).strip()
+    if not rule:
+        raise SuiteDataError(f"korbench: question idx={doc.get('idx')!r} has an empty field 'rule_content'.")
+    prompt = kor.prompt(doc["category"], rule, doc["question"])
+    return prompt, {"answer": str(doc["answer"]), "category": doc["category"], "rule_id": str(doc["rule_id"])}
 
 
 # ---- puzzles (generated offline by .loaders) --------------------------------------------------------
@@ -172,20 +185,19 @@ def mbpp(doc: dict[str, Any]) -> Row:
 
 @_adapt
 def cruxeval_output(doc: dict[str, Any]) -> Row:
-    """cruxeval-org/cruxeval: code, input, output; predict the output, checked by running the assertion."""
+    """cruxeval-org/cruxeval: code, input, output (Python literals); predict the output of ``f(input)``."""
     prompt = (f"```python\n{doc['code']}\n```\n\nWhat does f({doc['input']}) return? Think step by step, then end "
               "your response with \"The answer is <value>.\" giving the value as a Python literal.")
-    return prompt, {"program": doc["code"], "assertion": f"assert f({doc['input']}) == {{answer}}",
-                    "reference": doc["output"]}
+    return prompt, {"mode": "output", "program": doc["code"], "input": doc["input"], "output": doc["output"]}
 
 
 @_adapt
 def cruxeval_input(doc: dict[str, Any]) -> Row:
     """cruxeval-org/cruxeval: predict an input for which f returns the given output."""
     prompt = (f"```python\n{doc['code']}\n```\n\nGive an input such that f(<input>) == {doc['output']}. Think step by "
-              "step, then end your response with \"The answer is <input>.\" giving the arguments as Python literals.")
-    return prompt, {"program": doc["code"], "assertion": f"assert f({{answer}}) == {doc['output']}",
-                    "reference": doc["input"]}
+              "step, then end your response with \"The answer is f(<input>).\" writing the arguments as Python "
+              "literals.")
+    return prompt, {"mode": "input", "program": doc["code"], "input": doc["input"], "output": doc["output"]}
 
 
 @_adapt
@@ -207,10 +219,18 @@ def livecodebench(doc: dict[str, Any]) -> Row:
 
 @_adapt
 def multipl_e_cpp(doc: dict[str, Any]) -> Row:
-    """nuprl/MultiPL-E humaneval-cpp: prompt (C++ signature with comment), tests (a main())."""
+    """nuprl/MultiPL-E humaneval-cpp: prompt (includes, comment, signature ending in ``{``), tests.
+
+    MultiPL-E completes the body: its program is ``prompt + completion + tests``, and ``tests`` starts with
+    the ``}`` closing the prompt's function. The suite asks for the whole function, so the scorer joins
+    the prompt's ``#include`` lines, the answer and ``tests`` without that ``}``."""
+    tests = doc["tests"]
+    if not tests.lstrip().startswith("}"):
+        raise SuiteDataError(f"multipl_e_cpp: field 'tests' should start with the '}}' closing the prompt's function "
+                         f"(MultiPL-E's layout), got {tests[:40]!r}.")
     headers = "".join(line + "\n" for line in doc["prompt"].splitlines() if line.startswith("#include"))
     prompt = f"Complete this C++ function.\n\n```cpp\n{doc['prompt']}```\n\n{CODE_TAIL.format(lang='cpp')}"
-    return prompt, {"prefix": headers, "suffix": f"\n{doc['tests']}\n", "language": "cpp"}
+    return prompt, {"prefix": headers, "suffix": "\n" + tests.lstrip()[1:], "language": "cpp"}
 
 
 @_adapt
@@ -234,5 +254,5 @@ def bfcl(doc: dict[str, Any]) -> Row:
 
 @_adapt
 def ifeval(doc: dict[str, Any]) -> Row:
-    """google/IFEval: prompt (the instructions are checked on the whole response)."""
-    return doc["prompt"], [""]
+    """google/IFEval: prompt, instruction_id_list, kwargs (checked on the whole response by lm-eval's checker)."""
+    return doc["prompt"], {"instruction_id_list": list(doc["instruction_id_list"])}

@@ -148,6 +148,26 @@ def marked_text(text: str) -> str | None:
     return line or None
 
 
+def marked_literal(text: str) -> str | None:
+    """A Python value or call after the last 'The answer is' / 'Answer:' marker (CRUXEval), kept verbatim:
+    quotes are part of a literal (``'abc'`` is a string, ``abc`` a name), so only surrounding markdown
+    and a sentence's final period are removed, and the rest must parse as a Python expression."""
+    hits = list(_TEXT_MARKER.finditer(text))
+    if not hits:
+        return None
+    rest = text[hits[-1].end():].strip()
+    line = rest.splitlines()[0].strip("*_` \t") if rest else ""
+    line = line.removeprefix("assert ").strip()  # 'assert f(x) == y', the form CRUXEval's own prompts ask for
+    for candidate in (line, line[:-1].rstrip("*_` ") if line.endswith(".") else None):
+        if candidate:
+            try:
+                ast.parse(candidate, mode="eval")
+            except SyntaxError:
+                continue
+            return candidate
+    return None
+
+
 def function_calls(text: str) -> str | None:
     """Function calling (BFCL): the calls in the last fenced block, or after the last 'Answer:', written
     as Python calls ``f(a=1)`` or a list ``[f(a=1), g(b="x")]``; returned as canonical JSON
@@ -189,7 +209,8 @@ def response(text: str) -> str | None:
 EXTRACTORS: dict[str, Callable[[str], str | None]] = {
     "final_number": final_number, "choice_letter": choice_letter, "boolean": boolean, "boxed": boxed,
     "code_block": code_block, "sudoku_grid": sudoku_grid, "countdown_expression": countdown_expression,
-    "marked_text": marked_text, "function_calls": function_calls, "response": response,
+    "marked_text": marked_text, "marked_literal": marked_literal, "function_calls": function_calls,
+    "response": response,
 }
 MISSING = "[no marked answer]"  # what a response without a marked answer becomes: never equals a target
 

@@ -18,6 +18,7 @@ strict_code_block = as_filter("code_block")
 strict_sudoku_grid = as_filter("sudoku_grid")
 strict_countdown_expression = as_filter("countdown_expression")
 strict_marked_text = as_filter("marked_text")
+strict_marked_literal = as_filter("marked_literal")
 strict_function_calls = as_filter("function_calls")
 strict_response = as_filter("response")
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import datasets
 
+from lm_eval_mdlm.tasks.suite.korbench import load as korbench  # noqa: F401 - named by the task YAML
 from lm_eval_mdlm.tasks.suite.task import SuiteDataError
 
 
@@ -62,6 +63,66 @@ def concat_lm_eval_subsets(hub_path: str, hub_split: str, lm_eval_folder: str, l
                            **_: Any) -> dict[str, datasets.Dataset]:
     """All subjects lm-eval lists for a benchmark, concatenated into one task."""
     return concat_hub(hub_path, hub_split, lm_eval_subsets(lm_eval_folder, lm_eval_prefix))
+
+
+def cmmlu(hub_path: str, hub_split: str, **_: Any) -> dict[str, datasets.Dataset]:
+    """CMMLU's 67 subjects (lm-eval's list). The hub repo has shipped a loading script, which ``datasets`` >= 4
+    refuses; then the release zip in the same repo (``<split>/<subject>.csv``) is read instead."""
+    subjects = lm_eval_subsets("cmmlu", "cmmlu_")
+    try:
+        return concat_hub(hub_path, hub_split, subjects)
+    except SuiteDataError as exc:
+        if "script" not in str(exc).lower():
+            raise
+    from huggingface_hub import list_repo_files
+
+    zips = [f for f in _hub(f"'{hub_path}' (file list)", lambda: list_repo_files(hub_path, repo_type="dataset"))
+            if f.endswith(".zip")]
+    if not zips:
+        raise SuiteDataError(f"cmmlu: '{hub_path}' has a loading script and no release zip to read instead.")
+    return {"test": read_cmmlu_zip(_hub_file(hub_path, zips[0]), hub_split, subjects)}
+
+
+def read_cmmlu_zip(path: str, split: str, subjects: list[str]) -> datasets.Dataset:
+    """The CMMLU release zip: ``[<dir>/]<split>/<subject>.csv`` with columns ``,Question,A,B,C,D,Answer``."""
+    import csv
+    import io
+    import zipfile
+
+    rows = []
+    with zipfile.ZipFile(path) as archive:
+        files = {Path(n).parent.name + "/" + Path(n).stem: n for n in archive.namelist() if n.endswith(".csv")}
+        for subject in subjects:
+            name = files.get(f"{split}/{subject}")
+            if name is None:
+                raise SuiteDataError(f"cmmlu: the release zip {path} has no {split}/{subject}.csv.")
+            with archive.open(name) as f:
+                for row in csv.DictReader(io.TextIOWrapper(f, encoding="utf-8")):
+                    rows.append({"Question": row["Question"], **{k: row[k] for k in "ABCD"},
+                                 "Answer": row["Answer"], "subset": subject})
+    return datasets.Dataset.from_list(rows)
+
+
+LOGIQA2_URL = "https://raw.githubusercontent.com/csitfun/LogiQA2.0/main/logiqa/DATA/LOGIQA/{split}.txt"
+
+
+def logiqa2(split: str = "test", logiqa2_dir: str | None = None, **_: Any) -> dict[str, datasets.Dataset]:
+    """LogiQA 2.0 from the official release's ``logiqa/DATA/LOGIQA/<split>.txt`` (one JSON object a line:
+    id, answer (index), text, question, options, type), read from ``logiqa2_dir`` (or ``$LOGIQA2_DIR``)
+    or downloaded from the release. lm-eval's ``baber/logiqa2`` is a loading script ``datasets`` >= 4 refuses."""
+    from datasets.utils.file_utils import cached_path
+
+    root = logiqa2_dir or os.environ.get("LOGIQA2_DIR")
+    source = str(Path(root) / f"{split}.txt") if root else LOGIQA2_URL.format(split=split)
+    path = _hub(f"LogiQA 2.0 release file {source}", lambda: cached_path(source))
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            doc = json.loads(line)
+            rows.append({"id": doc["id"], "answer": int(doc["answer"]), "text": doc["text"],
+                         "question": doc["question"], "options": list(doc["options"]),
+                         "type": json.dumps(doc.get("type") or {})})
+    return {"test": datasets.Dataset.from_list(rows)}
 
 
 # ---- generated puzzles -----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lm_eval_mdlm.tasks.suite.extract import MISSING, countdown_correct, normalize_number
+from lm_eval_mdlm.tasks.suite.korbench import score as score_korbench  # noqa: F401 - named by the task YAML
 
 TIMEOUT_S = 10.0
 
@@ -31,21 +32,29 @@ def _answer(results: list[str]) -> str | None:
 
 
 def normalize_text(text: str) -> str:
-    """SQuAD-style: lower case, no punctuation, no articles, single spaces; numbers canonical."""
+    """SQuAD-style: lower case, no punctuation, no articles, single spaces; numbers canonical.
+
+    An answer made only of punctuation (BBH's dyck_languages: ``) ] }``) keeps its symbols, without
+    spaces: removing punctuation would turn every such answer into the same empty string."""
     number = normalize_number(text)
     if number is not None:
         return number
     text = text.lower().strip()
-    if re.fullmatch(r"\([a-z]\)", text):
-        text = text[1]
-    text = "".join(ch for ch in text if ch not in set(string.punctuation))
-    return " ".join(w for w in text.split() if w not in ("a", "an", "the"))
+    if re.fullmatch(r"\(?[a-z]\)?", text):  # a choice letter: 'a' is not the article here
+        return text.strip("()")
+    kept = "".join(ch for ch in text if ch not in _PUNCTUATION)
+    if not kept.strip():
+        return "".join(text.split())
+    return " ".join(w for w in kept.split() if w not in ("a", "an", "the"))
+
+
+_PUNCTUATION = frozenset(string.punctuation)
 
 
 def score_match(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
-    """The answer equals one accepted answer after :func:`normalize_text`."""
+    """The answer equals one accepted answer after :func:`normalize_text`; an empty answer never scores."""
     pred = _answer(results)
-    golds = {normalize_text(a) for a in json.loads(doc["mdlm_answers"])}
+    golds = {g for g in (normalize_text(a) for a in json.loads(doc["mdlm_answers"])) if g}
     return {"score": float(pred is not None and normalize_text(pred) in golds)}
 
 
@@ -98,12 +107,24 @@ def score_program(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
 
 
 def score_cruxeval(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
-    """CRUXEval: the benchmark's assertion with the predicted value holds when run."""
+    """CRUXEval as the official ``evaluate_generations.py``: run ``{code}\nassert {output} == {answer}``.
+
+    Output prediction: the answer is a Python literal (an answer that just calls ``f(input)`` scores 0, as
+    there). Input prediction: the answer is the call ``f(...)`` (bare arguments are wrapped in ``f(...)``);
+    an ``assert f(x) == y`` answer is cut at ``==`` as the official post-processing does."""
     pred = _answer(results)
     check = json.loads(doc["mdlm_answers"])
     if pred is None:
         return {"score": 0.0}
-    ok, _ = run_program(check["program"] + "\n" + check["assertion"].replace("{answer}", pred) + "\n")
+    pred = pred.removeprefix("assert").strip()
+    if check["mode"] == "input":
+        pred = pred.split("==")[0].strip()
+        pred = pred if pred.startswith("f(") else f"f({pred})"
+    else:
+        pred = pred.split("==")[1].strip() if "==" in pred else pred
+        if f"f({check['input']})" in pred:
+            return {"score": 0.0}
+    ok, _ = run_program(f"{check['program']}\nassert {check['output']} == {pred}\n")
     return {"score": float(ok)}
 
 
@@ -183,6 +204,10 @@ def score_countdown(doc: dict[str, Any], results: list[str]) -> dict[str, float]
 
 def score_ifeval(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     """IFEval through lm-eval's own checker; ``score`` = its strict prompt-level accuracy."""
+    from lm_eval_mdlm.tasks.suite.deps import ensure_punkt_tab, require
+
+    require("mdlm_suite_ifeval", ["langdetect", "immutabledict", "nltk"])
+    ensure_punkt_tab()
     from lm_eval.tasks.ifeval.utils import process_results
 
     out = process_results(doc, [_answer(results) or ""])
