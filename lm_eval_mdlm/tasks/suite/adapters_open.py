@@ -7,6 +7,7 @@ store what the scorer needs to run the answer (test code, stdin/stdout cases) as
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from typing import Any
@@ -67,8 +68,11 @@ def math_problem(doc: dict[str, Any]) -> Row:
 
 @_adapt
 def olympiadbench(doc: dict[str, Any]) -> Row:
-    """Hothan/OlympiadBench (OE_TO_maths_en_COMP): question, final_answer (list of '$...$')."""
-    answers = [a.strip().strip("$").strip() for a in (doc["final_answer"] or [])]
+    """Hothan/OlympiadBench (OE_TO_maths_en_COMP): question, final_answer (list of '$...$'; some copies store
+    the list as its string)."""
+    final = doc["final_answer"]
+    final = ast.literal_eval(final) if isinstance(final, str) and final.lstrip().startswith("[") else final
+    answers = [str(a).strip().strip("$").strip() for a in ([final] if isinstance(final, str) else final or [])]
     return f"{doc['question'].strip()}\n\n{BOXED_TAIL}", answers
 
 

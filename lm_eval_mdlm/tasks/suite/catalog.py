@@ -21,7 +21,6 @@ from lm_eval_mdlm._lm_eval_hook import task_dirs
 
 DOMAINS = ("knowledge", "math", "reasoning", "language", "agentic", "coding")
 PREFIX = "mdlm_suite_"
-UNVERIFIED = "schema unverified offline"
 
 
 @dataclass(frozen=True)
@@ -106,11 +105,11 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     _b("aime24", "math", "AIME 2024", "Maxwell-Jia/AIME_2024", O + "math_problem", _BOX, 1024, base="aime/aime24.yaml"),
     _b("aime25", "math", "AIME 2025", "math-ai/aime25", O + "math_problem", _BOX, 1024, base="aime/aime25.yaml"),
     _b("olympiadbench", "math", "OlympiadBench", "Hothan/OlympiadBench (OE_TO_maths_en_COMP)", O + "olympiadbench",
-       _BOX, 1024, data=_hub("Hothan/OlympiadBench", "train", "OE_TO_maths_en_COMP"), note=UNVERIFIED),
+       _BOX, 1024, data=_hub("Hothan/OlympiadBench", "train", "OE_TO_maths_en_COMP")),
     _b("omni_math", "math", "Omni-MATH", "KbsdJames/Omni-MATH", O + "math_problem", _BOX, 1024,
-       data=_hub("KbsdJames/Omni-MATH", "test"), note=UNVERIFIED),
-    _b("amc23", "math", "AMC 2023", "math-ai/amc23", O + "math_problem", _BOX, 1024, data=_hub("math-ai/amc23", "test"),
-       note=UNVERIFIED),
+       data=_hub("KbsdJames/Omni-MATH", "test")),
+    _b("amc23", "math", "AMC 2023", "math-ai/amc23", O + "math_problem", _BOX, 1024,
+       data=_hub("math-ai/amc23", "test")),
     # reasoning
     _b("bbh", "reasoning", "BIG-Bench Hard", "SaylorTwift/bbh (27 tasks)", O + "bbh", _TXT, 512,
        data=_loader("concat_lm_eval_subsets", hub_path="SaylorTwift/bbh", hub_split="test",
@@ -122,7 +121,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
        A + "zebralogic", _MC, 512, data=_hub("allenai/ZebraLogicBench-private", "test", "mc_mode"),
        note="gated: the public allenai/ZebraLogicBench hides the answers"),
     _b("prontoqa", "reasoning", "PrOntoQA", "renma/ProntoQA", O + "prontoqa", ("boolean", "score_match"), 512,
-       data=_hub("renma/ProntoQA", "validation"), note=UNVERIFIED),
+       data=_hub("renma/ProntoQA", "validation")),
     _b("korbench", "reasoning", "KOR-Bench", "official release files (5 categories) + local data", O + "korbench",
        ("response", "score_korbench"), 1024, data=_loader("korbench"), note="needs korbench_dir"),
     _b("logiqa2", "reasoning", "LogiQA 2.0", "csitfun/LogiQA2.0 release (logiqa/DATA/LOGIQA/test.txt)", A + "logiqa2",
@@ -154,14 +153,13 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     _b("boolq", "language", "BoolQ", "aps/super_glue (boolq)", O + "boolq", ("boolean", "score_match"), 256,
        base="super_glue/boolq/default.yaml", data={"test_split": "validation"}),
     _b("ocnli", "language", "OCNLI", "clue/clue (ocnli, validation)", A + "ocnli", _MC, 256,
-       data=_hub("clue/clue", "validation", "ocnli"), note=UNVERIFIED),
+       data=_hub("clue/clue", "validation", "ocnli")),
     _b("anli", "language", "ANLI (round 3)", "facebook/anli (test_r3)", A + "anli", _MC, 256, base="anli/anli_r3.yaml"),
     # agentic (function calling and instruction following)
     _b("ifeval", "agentic", "IFEval", "google/IFEval", O + "ifeval", ("response", "score_ifeval"), 1024,
        base="ifeval/ifeval.yaml"),
     *(_b(f"bfcl_{c}", "agentic", f"BFCL v3 {c.replace('_', ' ')}", f"{_BFCL} (BFCL_v3_{c}.json)", O + "bfcl",
-         ("function_calls", "score_bfcl"), 256, data=_loader("bfcl", hub_path=_BFCL, category=c),
-         note="file layout: " + UNVERIFIED)
+         ("function_calls", "score_bfcl"), 256, data=_loader("bfcl", hub_path=_BFCL, category=c))
       for c in ("simple", "multiple", "parallel", "parallel_multiple", "live_simple", "live_multiple")),
     # coding
     _b("humaneval", "coding", "HumanEval", "openai/openai_humaneval", O + "humaneval", ("code_block", "score_program"),
@@ -178,17 +176,17 @@ BENCHMARKS: tuple[Benchmark, ...] = (
        ("marked_literal", "score_cruxeval"), 512, base="cruxeval/cruxeval_input.yaml", unsafe=True),
     _b("bigcodebench", "coding", "BigCodeBench (instruct, full)", "bigcode/bigcodebench (v0.1.4)", O + "bigcodebench",
        ("code_block", "score_program"), 1024, data=_hub("bigcode/bigcodebench", "v0.1.4"), unsafe=True,
-       note="split name: " + UNVERIFIED + "; tests need the benchmark's Python libraries"),
+       note="tests need the benchmark's Python libraries"),
     _b("livecodebench", "coding", "LiveCodeBench (stdin problems)", "livecodebench/code_generation_lite (test.jsonl)",
        O + "livecodebench", ("code_block", "score_stdio"), 1024,
        data=_loader("livecodebench", hub_path="livecodebench/code_generation_lite", files=["test.jsonl"]), unsafe=True,
-       note="file layout: " + UNVERIFIED),
+       note="stdin/stdout problems only"),
     _b("multipl_e_cpp", "coding", "MultiPL-E (HumanEval, C++)", "nuprl/MultiPL-E (humaneval-cpp)", O + "multipl_e_cpp",
        ("code_block", "score_program"), 512, data=_hub("nuprl/MultiPL-E", "test", "humaneval-cpp"), unsafe=True,
        note="needs g++"),
     _b("spider", "coding", "Spider (text-to-SQL)", "xlangai/spider + local databases", O + "spider",
        ("code_block", "score_sql"), 256, data=_loader("spider", hub_path="xlangai/spider", hub_split="validation"),
-       note=UNVERIFIED + "; needs spider_db_dir"),
+       note="needs spider_db_dir"),
 )
 
 
