@@ -135,3 +135,11 @@ def test_punkt_tab_is_written_offline_and_splits_sentences(tmp_path: Path, monke
         ["abbrev_types.txt", "collocations.tab", "ortho_context.tab", "sent_starters.txt"]
     text = "Mr. Smith arrived at 5 p.m. on Friday. He left at once."
     assert nltk.sent_tokenize(text) == ["Mr. Smith arrived at 5 p.m. on Friday.", "He left at once."]
+
+
+def test_docs_table_matches_the_catalog() -> None:
+    from lm_eval_mdlm.tasks.suite import provenance
+
+    assert set(provenance.SIZE) == {b.name for b in catalog.BENCHMARKS}
+    docs = (Path(__file__).parents[1] / "docs" / "suite.md").read_text(encoding="utf-8")
+    assert catalog.docs_table() in docs, "run: python -m lm_eval_mdlm.tasks.suite.catalog --table"

@@ -245,14 +245,17 @@ def render_all() -> dict[str, str]:
 
 
 def docs_table() -> str:
-    """The Markdown table of docs/suite.md."""
-    rows = ["| # | benchmark | domain | source (hub) | lm-eval task reused | task | shots | extractor | metric "
-            "| gen. length | note |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    """The Markdown table of docs/suite.md (split, size and verification from :mod:`.provenance`)."""
+    from lm_eval_mdlm.tasks.suite import provenance
+
+    rows = ["| # | benchmark | domain | dataset | split | size | lm-eval task reused | task | extractor | scorer "
+            "| gen. length | how verified | note |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for i, b in enumerate(BENCHMARKS, 1):
         base = f"`{b.base}`" if b.base else "ours"
-        rows.append(f"| {i} | {b.title} | {b.domain} | {b.source} | {base} | `{b.task}` | 0 | `{b.extractor}` | "
-                    f"`score` ({b.scorer}) | {b.gen} | {b.note} |")
+        rows.append(f"| {i} | {b.title} | {b.domain} | {b.source} | {provenance.split(b)} | {provenance.SIZE[b.name]} "
+                    f"| {base} | `{b.task}` | `{b.extractor}` | `{b.scorer}` | {b.gen} | {provenance.checked(b)} "
+                    f"| {b.note} |")
     return "\n".join(rows) + "\n"
 
 
