@@ -143,3 +143,32 @@ def test_docs_table_matches_the_catalog() -> None:
     assert set(provenance.SIZE) == {b.name for b in catalog.BENCHMARKS}
     docs = (Path(__file__).parents[1] / "docs" / "suite.md").read_text(encoding="utf-8")
     assert catalog.docs_table() in docs, "run: python -m lm_eval_mdlm.tasks.suite.catalog --table"
+
+
+def test_release_file_tasks_build_through_lm_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """lm-eval's TaskManager builds KOR-Bench and LogiQA 2.0 from release-shaped local files."""
+    from lm_eval.tasks import TaskManager
+
+    (tmp_path / "kor" / "operation").mkdir(parents=True)
+    (tmp_path / "kor" / "operation" / "rule.jsonl").write_text(
+        json.dumps({"idx": 3, "rule_content": "a★b = a*b + 1"}) + "\n", encoding="utf-8")
+    (tmp_path / "kor" / "operation" / "sample.jsonl").write_text("".join(json.dumps(s) + "\n" for s in [
+        {"idx": 1, "rule_id": 3, "question": "Compute 2★3. Answer in [[ ]].", "answer": "[[7]]"},
+        {"idx": 2, "rule_id": 3, "question": "Compute 1★1. Answer in [[ ]].", "answer": "[[2]]"}]), encoding="utf-8")
+    for category in set(korbench.CATEGORIES) - {"operation"}:
+        (tmp_path / "kor" / category).mkdir()
+        for stem in ("rule", "sample"):
+            (tmp_path / "kor" / category / f"{stem}.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "logiqa").mkdir()
+    (tmp_path / "logiqa" / "test.txt").write_text(json.dumps(
+        {"id": 1, "answer": 2, "text": "All A are B.", "question": "Which follows?", "options": ["w", "x", "y", "z"],
+         "type": {"Categorical Reasoning": True}}) + "\n", encoding="utf-8")
+    monkeypatch.setenv("KORBENCH_DIR", str(tmp_path / "kor"))
+    monkeypatch.setenv("LOGIQA2_DIR", str(tmp_path / "logiqa"))
+    built = TaskManager().load_task_or_group(["mdlm_suite_korbench", "mdlm_suite_logiqa2"])
+    kor = list(built["mdlm_suite_korbench"].test_docs())
+    assert len(kor) == 2 and "### Operation Rule:\n\na★b = a*b + 1" in kor[0]["mdlm_prompt"]
+    assert built["mdlm_suite_korbench"].process_results(kor[0], ["So it is [[7]]."]) == {"score": 1.0}
+    assert built["mdlm_suite_korbench"].process_results(kor[0], ["[[6]]"]) == {"score": 0.0}
+    (logiqa,) = built["mdlm_suite_logiqa2"].test_docs()
+    assert logiqa["mdlm_target"] == "C" and "All A are B." in logiqa["mdlm_prompt"]
