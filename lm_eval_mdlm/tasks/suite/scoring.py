@@ -110,8 +110,8 @@ def score_cruxeval(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     """CRUXEval as the official ``evaluate_generations.py``: run ``{code}\nassert {output} == {answer}``.
 
     Output prediction: the answer is a Python literal (an answer that just calls ``f(input)`` scores 0, as
-    there). Input prediction: the answer is the call ``f(...)`` (bare arguments are wrapped in ``f(...)``);
-    an ``assert f(x) == y`` answer is cut at ``==`` as the official post-processing does."""
+    there). Input prediction: the answer is the call ``f(...)`` (without ``f(`` it scores 0, as there); an
+    ``assert f(x) == y`` answer is cut at ``==`` as the official post-processing does."""
     pred = _answer(results)
     check = json.loads(doc["mdlm_answers"])
     if pred is None:
@@ -119,7 +119,8 @@ def score_cruxeval(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     pred = pred.removeprefix("assert").strip()
     if check["mode"] == "input":
         pred = pred.split("==")[0].strip()
-        pred = pred if pred.startswith("f(") else f"f({pred})"
+        if "f(" not in pred:
+            return {"score": 0.0}
     else:
         pred = pred.split("==")[1].strip() if "==" in pred else pred
         if f"f({check['input']})" in pred:
