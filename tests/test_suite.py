@@ -217,11 +217,23 @@ def test_generated_puzzles_are_solvable_and_scored_by_validity() -> None:
 
 
 def test_bfcl_matching() -> None:
-    doc = {"mdlm_answers": json.dumps({"ground_truth": [{"f": {"a": [1], "unit": ["", "cm"]}}, {"g": {"x": ["y"]}}]})}
-    good = "```python\n[g(x='y'), f(a=1)]\n```"
-    assert _score(scoring.score_bfcl, doc, "function_calls", good) == 1.0
-    assert _score(scoring.score_bfcl, doc, "function_calls", "```python\n[f(a=2), g(x='y')]\n```") == 0.0
-    assert _score(scoring.score_bfcl, doc, "function_calls", "```python\n[f(a=1, z=0), g(x='y')]\n```") == 0.0
+    functions = [{"name": "f", "parameters": {"type": "dict", "required": ["a"], "properties": {
+        "a": {"type": "float"}, "unit": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}}}},
+        {"name": "g", "parameters": {"type": "dict", "required": ["x"], "properties": {"x": {"type": "string"}}}}]
+    truth = [{"f": {"a": [1.0], "unit": ["", "cm"], "tags": ["", ["New York", "LA"]]}},
+             {"g": {"x": ["San Francisco, CA"]}}]
+    doc = {"mdlm_answers": json.dumps({"ground_truth": truth, "functions": functions})}
+
+    def score(calls: str) -> float:
+        return _score(scoring.score_bfcl, doc, "function_calls", f"```python\n{calls}\n```")
+
+    assert score("[g(x='san francisco CA'), f(a=1)]") == 1.0  # any order; BFCL's string standardisation; int->float
+    assert score("[f(a=1.0, tags=['new york', 'L.A.']), g(x='San Francisco, CA')]") == 1.0
+    assert score("[f(a=2), g(x='San Francisco, CA')]") == 0.0  # wrong value
+    assert score("[f(a=1, z=0), g(x='San Francisco, CA')]") == 0.0  # undocumented parameter
+    assert score("[f(a='1'), g(x='San Francisco, CA')]") == 0.0  # wrong type
+    assert score("[f(a=1)]") == 0.0  # a call missing
+    assert score("[f(a=1), g(x='Oakland')]") == 0.0
 
 
 def test_code_is_run_against_the_tests() -> None:

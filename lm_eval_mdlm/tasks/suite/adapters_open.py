@@ -253,7 +253,7 @@ def bfcl(doc: dict[str, Any]) -> Row:
                      if t.get("role") == "user")
     prompt = (f"You can call these functions:\n{doc['functions']}\n\nRequest: {user}\n\nRespond with the call(s) only, "
               "as a Python list in one ```python block, e.g. [func(arg=value)].")
-    return prompt, {"ground_truth": json.loads(doc["ground_truth"])}
+    return prompt, {"ground_truth": json.loads(doc["ground_truth"]), "functions": json.loads(doc["functions"])}
 
 
 @_adapt

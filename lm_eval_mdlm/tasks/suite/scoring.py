@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from lm_eval_mdlm.tasks.suite import bfcl
 from lm_eval_mdlm.tasks.suite.extract import MISSING, countdown_correct, normalize_number
 from lm_eval_mdlm.tasks.suite.korbench import score as score_korbench  # noqa: F401 - named by the task YAML
 
@@ -156,32 +157,13 @@ def score_sql(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     return {"score": float(got == gold)}
 
 
-def bfcl_call_matches(call: dict[str, Any], truth: dict[str, dict[str, list[Any]]]) -> bool:
-    """BFCL's AST rule: same function; each given argument in its allowed values; omitted ones optional ('')."""
-    (name, allowed), = truth.items()
-    if call["name"] != name or set(call["arguments"]) - set(allowed):
-        return False
-    return all((arg in call["arguments"] and call["arguments"][arg] in values)
-               or (arg not in call["arguments"] and "" in values)
-               for arg, values in allowed.items())
-
-
 def score_bfcl(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
-    """Every ground-truth call matched by exactly one predicted call, in any order, and nothing extra."""
+    """BFCL's AST checker (:mod:`.bfcl`): the predicted calls against the ground truth and the functions' types."""
     pred = _answer(results)
-    truth = json.loads(doc["mdlm_answers"])["ground_truth"]
+    check = json.loads(doc["mdlm_answers"])
     if pred is None:
         return {"score": 0.0}
-    calls = json.loads(pred)
-    if len(calls) != len(truth):
-        return {"score": 0.0}
-    left = list(calls)
-    for expected in truth:
-        hit = next((c for c in left if bfcl_call_matches(c, expected)), None)
-        if hit is None:
-            return {"score": 0.0}
-        left.remove(hit)
-    return {"score": 1.0}
+    return {"score": float(bfcl.calls_ok(check["functions"], json.loads(pred), check["ground_truth"]))}
 
 
 def sudoku_valid(grid: str, puzzle: str) -> bool:
