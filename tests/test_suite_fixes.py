@@ -22,7 +22,7 @@ def _one(adapter: Any, doc: dict[str, Any]) -> dict[str, Any]:
 def test_a_missing_field_or_empty_answer_names_the_benchmark_and_field() -> None:
     with pytest.raises(SuiteDataError, match=r"mmlu: a row has no field 'answer' \(its fields: \['choices', "):
         _one(adapters.mmlu, {"question": "q", "choices": ["a", "b"]})
-    with pytest.raises(SuiteDataError, match=r"gsm8k: a row has an empty answer \(\[''\]\)"):
+    with pytest.raises(SuiteDataError, match=r"gsm8k: a row has no non-empty answer \(\[''\]\)"):
         _one(adapters_open.gsm8k, {"question": "q", "answer": "no number #### "})
 
 

@@ -34,8 +34,9 @@ Row = tuple[str, list[str] | dict[str, Any]]
 def _adapt(fn: Callable[[dict[str, Any]], Row]) -> Callable[[datasets.Dataset], datasets.Dataset]:
     """Wrap ``doc -> (prompt, answers)`` as a ``process_docs`` adding the three ``mdlm_*`` columns.
 
-    A row without a field the adapter reads, or with an empty answer, is a :class:`SuiteDataError`
-    naming the benchmark's adapter and the field: a silent empty answer would score every response 0."""
+    A row without a field the adapter reads, or without any non-empty answer, is a :class:`SuiteDataError`
+    naming the benchmark's adapter and the field: a silent empty answer would score every response 0
+    (an empty alias next to real ones is harmless: scorers never match an empty answer)."""
     name = fn.__name__.lstrip("_")
 
     def process_docs(dataset: datasets.Dataset) -> datasets.Dataset:
@@ -45,8 +46,8 @@ def _adapt(fn: Callable[[dict[str, Any]], Row]) -> Callable[[datasets.Dataset], 
             except KeyError as exc:
                 raise SuiteDataError(f"{name}: a row has no field {exc.args[0]!r} (its fields: {sorted(doc)}); "
                                      "the dataset's schema differs from the one this adapter reads.") from exc
-            if isinstance(answers, list) and (not answers or any(not str(a).strip() for a in answers)):
-                raise SuiteDataError(f"{name}: a row has an empty answer ({answers!r}); its fields: {sorted(doc)}.")
+            if isinstance(answers, list) and not any(str(a).strip() for a in answers):
+                raise SuiteDataError(f"{name}: a row has no non-empty answer ({answers!r}); its fields: {sorted(doc)}.")
             target = answers[0] if isinstance(answers, list) else json.dumps(answers)[:200]
             return {"mdlm_prompt": prompt, "mdlm_target": str(target), "mdlm_answers": json.dumps(answers)}
 
