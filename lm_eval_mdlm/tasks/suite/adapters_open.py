@@ -14,6 +14,7 @@ from typing import Any
 
 import datasets
 
+from lm_eval_mdlm.tasks.suite import korbench as kor
 from lm_eval_mdlm.tasks.suite.adapters import (BOOL_TAIL, BOXED_TAIL, CODE_TAIL, NUMBER_TAIL, TEXT_TAIL, Row,
                                                _adapt)
 from lm_eval_mdlm.tasks.suite.extract import normalize_number
@@ -136,11 +137,10 @@ def prontoqa(doc: dict[str, Any]) -> Row:
 @_adapt
 def korbench(doc: dict[str, Any]) -> Row:
     """KOR-Bench (via :func:`.korbench.load`): category, rule_id, rule_content, question, answer ('[[...]]')."""
-    from lm_eval_mdlm.tasks.suite import korbench as kor
-
     rule = str(doc["rule_content"]).strip()
-    if not rule:
-        raise SuiteDataError(f"korbench: question idx={doc.get('idx')!r} has an empty field 'rule_content'.")
+    for field, value in (("rule_content", rule), ("answer", str(doc["answer"]).strip())):
+        if not value:
+            raise SuiteDataError(f"korbench: question idx={doc.get('idx')!r} has an empty field {field!r}.")
     prompt = kor.prompt(doc["category"], rule, doc["question"])
     return prompt, {"answer": str(doc["answer"]), "category": doc["category"], "rule_id": str(doc["rule_id"])}
 
@@ -230,8 +230,8 @@ def multipl_e_cpp(doc: dict[str, Any]) -> Row:
     the prompt's ``#include`` lines, the answer and ``tests`` without that ``}``."""
     tests = doc["tests"]
     if not tests.lstrip().startswith("}"):
-        raise SuiteDataError(f"multipl_e_cpp: field 'tests' should start with the '}}' closing the prompt's function "
-                         f"(MultiPL-E's layout), got {tests[:40]!r}.")
+        raise SuiteDataError("multipl_e_cpp: field 'tests' should start with the '}' closing the prompt's "
+                             f"function (MultiPL-E's layout), got {tests[:40]!r}.")
     headers = "".join(line + "\n" for line in doc["prompt"].splitlines() if line.startswith("#include"))
     prompt = f"Complete this C++ function.\n\n```cpp\n{doc['prompt']}```\n\n{CODE_TAIL.format(lang='cpp')}"
     return prompt, {"prefix": headers, "suffix": "\n" + tests.lstrip()[1:], "language": "cpp"}
