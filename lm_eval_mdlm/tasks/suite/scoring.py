@@ -32,6 +32,9 @@ def _answer(results: list[str]) -> str | None:
     return None if value in (None, MISSING) else str(value)
 
 
+_PUNCTUATION = frozenset(string.punctuation)
+
+
 def normalize_text(text: str) -> str:
     """SQuAD-style: lower case, no punctuation, no articles, single spaces; numbers canonical.
 
@@ -47,9 +50,6 @@ def normalize_text(text: str) -> str:
     if not kept.strip():
         return "".join(text.split())
     return " ".join(w for w in kept.split() if w not in ("a", "an", "the"))
-
-
-_PUNCTUATION = frozenset(string.punctuation)
 
 
 def score_match(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
