@@ -55,6 +55,6 @@ def load_native(config: Mapping[str, Any], state: Mapping[str, torch.Tensor], dt
 DREAM = Family(
     name="dream", model_types=("dream",), architectures=("DreamModel",),
     mask_token="<|mask|>", mask_id=151666,
-    eos_tokens=(("<|endoftext|>", 151643), ("<|im_end|>", 151645)),
+    eos_tokens=(("<|endoftext|>", 151643), ("<|im_end|>", 151645), ("<|dlm_pad|>", None)),
     shift_logits=True, mask_layout="4d", positions="cumsum", pad_position=1, auto_class="AutoModel",
     native=load_native)

@@ -42,7 +42,8 @@ def _save(path: str, config: dict[str, Any], weights: dict[str, torch.Tensor], t
         json.dump(config, handle, indent=2)
     save_file({k: v.contiguous() for k, v in weights.items()}, os.path.join(path, "model.safetensors"),
               metadata={"format": "pt"})
-    tokenizer.save_pretrained(path)
+    if tokenizer is not None:  # None: the builder wrote the hub's own tokenizer files
+        tokenizer.save_pretrained(path)
     return path
 
 
@@ -54,15 +55,43 @@ def _norm(gen: torch.Generator, size: int) -> torch.Tensor:
     return 1.0 + 0.1 * torch.randn(size, generator=gen)
 
 
+def _qwen2_bpe(vocab_size: int = 300) -> Any:
+    """A byte-level BPE trained with Qwen2's pre-tokenizer (regex split, then bytes), without added tokens."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    from lm_eval_mdlm.families.hub_tokenizers import QWEN2_PRETOKENIZE_REGEX
+
+    core = Tokenizer(models.BPE())
+    core.normalizer = normalizers.NFC()
+    core.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN2_PRETOKENIZE_REGEX), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    core.train_from_iterator(_CORPUS * 4, trainer=trainer)
+    return core
+
+
 def build_tiny_dream(path: str, seed: int = 0, hidden: int = 32, layers: int = 2, heads: int = 4,
-                     kv_heads: int = 2, scale: float = 3.0) -> str:
-    """A Dream-v0-style checkpoint (``model_type`` "Dream", ``DreamModel``, Qwen2 names, q/k/v biases).
+                     kv_heads: int = 2, scale: float = 3.0, diffucoder: bool = False) -> str:
+    """A Dream-v0-Instruct-7B-style checkpoint (``model_type`` "Dream", ``DreamModel``, Qwen2 names, q/k/v
+    biases), tokenizer as the hub ships it: ``vocab.json`` + ``merges.txt`` + a ``tokenizer_config.json``
+    naming the remote ``DreamTokenizer`` (``auto_map``), no ``tokenizer.json``. ``diffucoder=True`` adds
+    DiffuCoder's ``<|dlm_pad|>`` (its answers end there) after ``<|mask|>``.
 
     ``scale`` > 1 gives peaked predictions, so greedy decoding has no near-ties.
     """
-    tok = _tokenizer({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "mask_token": "<|mask|>",
-                      "bos_token": "<|beginoftext|>"}, ["<|im_start|>", "<|im_end|>"])
-    vocab, inter, head_dim = len(tok), 2 * hidden, hidden // heads
+    from lm_eval_mdlm.families.hub_tokenizers import DREAM_ADDED, QWEN_CHAT_TEMPLATE, write_qwen2_bpe
+
+    core = _qwen2_bpe()
+    added = DREAM_ADDED + ((("<|dlm_pad|>", True),) if diffucoder else ())
+    ids = {token: core.get_vocab_size() + i for i, (token, _) in enumerate(added)}
+    specials = {"bos_token": "<|beginoftext|>", "eos_token": "<|endoftext|>", "mask_token": "<|mask|>",
+                "pad_token": "<|dlm_pad|>" if diffucoder else "<|endoftext|>"}
+    write_qwen2_bpe(path, core, added, specials, "DreamTokenizer", "tokenization_dream.DreamTokenizer",
+                    QWEN_CHAT_TEMPLATE, {})
+    vocab, inter, head_dim = -(-(core.get_vocab_size() + len(added)) // 16) * 16, 2 * hidden, hidden // heads
     gen = torch.Generator().manual_seed(seed)
     w: dict[str, torch.Tensor] = {"model.embed_tokens.weight": torch.randn(vocab, hidden, generator=gen),
                                   "model.norm.weight": _norm(gen, hidden),
@@ -79,18 +108,17 @@ def build_tiny_dream(path: str, seed: int = 0, hidden: int = 32, layers: int = 2
         w[p + "mlp.down_proj.weight"] = _linear(gen, hidden, inter, 1.0)
         w[p + "input_layernorm.weight"] = _norm(gen, hidden)
         w[p + "post_attention_layernorm.weight"] = _norm(gen, hidden)
-    ids = {name: tok.convert_tokens_to_ids(t) for name, t in (("eos", "<|endoftext|>"), ("mask", "<|mask|>"))}
     config = {  # the fields of Dream-org/Dream-v0-Instruct-7B's config.json, at tiny sizes
         "architectures": ["DreamModel"], "attention_dropout": 0.0,
         "auto_map": {"AutoConfig": "configuration_dream.DreamConfig", "AutoModel": "modeling_dream.DreamModel"},
-        "bos_token_id": tok.bos_token_id, "eos_token_id": ids["eos"], "pad_token_id": ids["eos"],
-        "mask_token_id": ids["mask"], "hidden_act": "silu", "hidden_size": hidden, "initializer_range": 0.02,
-        "intermediate_size": inter, "max_position_embeddings": 256, "max_window_layers": layers,
-        "model_type": "Dream", "num_attention_heads": heads, "num_hidden_layers": layers,
+        "bos_token_id": ids["<|beginoftext|>"], "eos_token_id": ids["<|endoftext|>"],
+        "pad_token_id": ids[specials["pad_token"]], "mask_token_id": ids["<|mask|>"], "hidden_act": "silu",
+        "hidden_size": hidden, "initializer_range": 0.02, "intermediate_size": inter, "max_position_embeddings": 256,
+        "max_window_layers": layers, "model_type": "Dream", "num_attention_heads": heads, "num_hidden_layers": layers,
         "num_key_value_heads": kv_heads, "rms_norm_eps": 1e-6, "rope_scaling": None, "rope_theta": 10000.0,
         "sliding_window": None, "tie_word_embeddings": False, "torch_dtype": "float32",
         "use_cache": False, "use_sliding_window": False, "vocab_size": vocab}
-    return _save(path, config, w, tok)
+    return _save(path, config, w, None)
 
 
 def build_tiny_llada(path: str, seed: int = 0, hidden: int = 32, layers: int = 2, heads: int = 4,

@@ -91,13 +91,14 @@ def _check_can_denoise(config: Any, name: str) -> str:
 
 def resolve_mask_id(tokenizer: Any, vocab_size: int, override: int | None, family: Family | None,
                     name: str, config: dict[str, Any] | None = None) -> int:
-    """The mask id: the override, else the tokenizer's mask token, else the family's mask token
-    string in the tokenizer, else ``config.mask_token_id``, else the family's released id."""
-    candidates = [override, getattr(tokenizer, "mask_token_id", None),
-                  token_id(tokenizer, family.mask_token) if family else None,
+    """The mask id, first found of: the ``mask_id=`` override; the family's mask token string in the tokenizer
+    (the token the family was trained to denoise wins over a tokenizer whose ``mask_token`` names another);
+    ``config.mask_token_id`` (diffusion families only); the tokenizer's ``mask_token_id``; the family's released
+    id. docs/families.md states the same order."""
+    candidates = [override, token_id(tokenizer, family.mask_token) if family else None,
                   # a masked LM's config may name a mask id its tokenizer lacks: only trust diffusion families'
                   (config or {}).get("mask_token_id") if family not in (None, MASKED_LM) else None,
-                  family.mask_id if family else None]
+                  getattr(tokenizer, "mask_token_id", None), family.mask_id if family else None]
     mask_id = next((c for c in candidates if c is not None), None)
     if mask_id is None:
         raise ValueError(
@@ -115,7 +116,8 @@ def resolve_eos_ids(tokenizer: Any, family: Family | None, vocab_size: int) -> t
     ids: list[int] = []
     for token, default in family.eos_tokens if family else ():
         found = token_id(tokenizer, token)
-        ids.append(found if found is not None else default)
+        if found is not None or default is not None:
+            ids.append(found if found is not None else default)
     ids += [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     if family is None or family is MASKED_LM:
         ids += [i for i in (getattr(tokenizer, "sep_token_id", None),) if i is not None]
@@ -133,14 +135,47 @@ def block_size(config: dict[str, Any], family: Family) -> int:
     return value
 
 
+def _transformers_knows(folder: str) -> bool:
+    """Whether transformers has a config class for the folder's ``model_type`` (no config.json: False)."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    path = os.path.join(folder, "config.json")
+    if not os.path.isfile(path):
+        return False
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle).get("model_type") in CONFIG_MAPPING_NAMES
+
+
 def _tokenizer(path: str, revision: str | None, trust_remote_code: bool) -> Any:
+    """The checkpoint's tokenizer: its own class with ``trust_remote_code``, else built natively even when
+    ``tokenizer_config.json`` names remote code (:mod:`~lm_eval_mdlm.families.hub_tokenizers`)."""
     import transformers
 
+    from lm_eval_mdlm.families.hub_tokenizers import (
+        load_without_remote_code,
+        read_tokenizer_config,
+        remote_tokenizer_class,
+    )
+
+    folder = path if os.path.isdir(path) else None
+    config = read_tokenizer_config(folder) if folder else {}
+    if folder and not trust_remote_code and remote_tokenizer_class(config):
+        return load_without_remote_code(folder, config)
+    kwargs: dict[str, Any] = {}
+    if folder and not trust_remote_code and not _transformers_knows(folder):
+        # AutoTokenizer would read config.json to find a tokenizer class, fail on the unknown model_type and
+        # retry with a bare config, warning "You are using a model of type `llada` to instantiate a model of
+        # type ``" on every load. The class comes from tokenizer_config.json here, so skip that read.
+        kwargs["config"] = transformers.PretrainedConfig()
     try:
-        return transformers.AutoTokenizer.from_pretrained(path, revision=revision, trust_remote_code=trust_remote_code)
-    except (ValueError, OSError):  # a remote tokenizer class: its tokenizer.json is enough
-        if os.path.isfile(os.path.join(path, "tokenizer.json")):
-            return transformers.PreTrainedTokenizerFast.from_pretrained(path)
+        return transformers.AutoTokenizer.from_pretrained(path, revision=revision,
+                                                          trust_remote_code=trust_remote_code, **kwargs)
+    except (ValueError, OSError) as err:
+        if folder and not os.path.isfile(os.path.join(folder, "tokenizer_config.json")) \
+                and not os.path.isfile(os.path.join(folder, "tokenizer.json")):
+            raise FileNotFoundError(
+                f"{folder} has no tokenizer files (tokenizer.json, tokenizer_config.json, vocab.json + merges.txt, "
+                "...): copy the tokenizer files of the hub repo the weights came from into this folder.") from err
         raise
 
 
@@ -197,7 +232,8 @@ def load_denoiser(pretrained: str, *, revision: str | None = None, dtype: str = 
         # default for decoder modules); is_causal=False on every layer is the second guard. Transformers'
         # decoders take a KV cache, so cache=prefix|dual works on this path (families/cache.py).
         spec = dataclasses.replace(spec, mask_layout="4d", kv_cache=True)
-        tokenizer = _tokenizer(folder, None, False)
+        # trust_remote_code=True: the tokenizer's own class (fetched with its code for a hub id)
+        tokenizer = _tokenizer(pretrained, revision, True) if trust_remote_code else _tokenizer(folder, None, False)
     else:
         if remote and not trust_remote_code:
             raise ValueError(f"family={family!r} runs the checkpoint's own code: add trust_remote_code=True, "
