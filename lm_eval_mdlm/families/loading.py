@@ -20,15 +20,17 @@ from lm_eval_mdlm.families.base import DTYPES, Denoiser, Family, token_id
 from lm_eval_mdlm.families.bert import MASKED_LM
 from lm_eval_mdlm.families.diffusion_gemma import DIFFUSION_GEMMA
 from lm_eval_mdlm.families.dream import DREAM
-from lm_eval_mdlm.families.llada import LLADA, LLADA_MOE
+from lm_eval_mdlm.families.llada import LLADA
 from lm_eval_mdlm.families.llada2 import LLADA2
-from lm_eval_mdlm.families.native import checkpoint_folder, read_config, read_state_dict, torch_dtype
+from lm_eval_mdlm.families.moe import LLADA_MOE, SDAR_MOE
+from lm_eval_mdlm.families.native import checkpoint_folder, dispatch, read_config, read_state_dict, torch_dtype
 from lm_eval_mdlm.families.sdar import SDAR
 from lm_eval_mdlm.oracle import is_oracle_spec, load_oracle
 
 logger = logging.getLogger(__name__)
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (LLADA, LLADA_MOE, DREAM, MASKED_LM, LLADA2, SDAR, DIFFUSION_GEMMA)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (LLADA, LLADA_MOE, DREAM, MASKED_LM, LLADA2, SDAR, SDAR_MOE,
+                                                   DIFFUSION_GEMMA)}
 """Every family by name (the values ``family=`` accepts, optionally with ``:remote``)."""
 
 
@@ -36,6 +38,14 @@ def _masked_lm_types() -> set[str]:
     from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
     return set(MODEL_FOR_MASKED_LM_MAPPING_NAMES)
+
+
+def _detected(config: dict[str, Any]) -> Family | None:
+    """The family of a config: ``architectures`` first (LLaDA-MoE's hub config says ``model_type: llada``
+    with ``architectures: [LLaDAMoEModelLM]``), then ``model_type``."""
+    archs = set(config.get("architectures") or ())
+    by_architecture = next((f for f in FAMILIES.values() if archs & set(f.architectures)), None)
+    return by_architecture or next((f for f in FAMILIES.values() if f.matches(config)), None)
 
 
 def detect_family(config: dict[str, Any], name: str, override: str | None) -> tuple[Family | None, bool]:
@@ -48,11 +58,11 @@ def detect_family(config: dict[str, Any], name: str, override: str | None) -> tu
             raise ValueError(f"family={override!r} is unknown; valid values: {', '.join(FAMILIES)} "
                              "(append ':remote' to run the checkpoint's own code, e.g. family=dream:remote).")
         family, remote = FAMILIES[family_name], mode == "remote"
-        detected = next((f for f in FAMILIES.values() if f.matches(config)), None)
+        detected = _detected(config)
         if detected is not None and detected is not family:
             logger.warning("family=%s overrides %s's detected family %s", family.name, name, detected.name)
     else:
-        family = next((f for f in FAMILIES.values() if f.matches(config)), None)
+        family = _detected(config)
         if family is None and str(config.get("model_type", "")).lower() in _masked_lm_types():
             family = MASKED_LM
     if family is not None and family.unsupported:
@@ -181,14 +191,15 @@ def _tokenizer(path: str, revision: str | None, trust_remote_code: bool) -> Any:
 
 def _load_native(family: Family, name: str, revision: str | None, dtype: str,
                  split: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any], str]:
-    if split:
-        raise ValueError(f"device_map/parallelize is not supported by native loading of family {family.name} yet; "
-                         f"drop it, or load the checkpoint with its own code: family={family.name}:remote,"
-                         "trust_remote_code=True.")
+    """Load into transformers' module (families/native.py); ``split`` (device_map, max_memory, offload_folder)
+    places its layers with accelerate after loading."""
     folder = checkpoint_folder(name, revision)
     config = read_config(folder)
     assert family.native is not None
     model = family.native(config, read_state_dict(folder), torch_dtype(DTYPES[dtype], config))
+    if split:
+        model = dispatch(model, split["device_map"], split.get("max_memory"), split.get("offload_folder"),
+                         family.name)
     return model, config, folder
 
 
