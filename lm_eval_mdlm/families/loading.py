@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import types
 from typing import Any
 
 import torch
@@ -147,13 +148,17 @@ def block_size(config: dict[str, Any], family: Family) -> int:
 
 def _transformers_knows(folder: str) -> bool:
     """Whether transformers has a config class for the folder's ``model_type`` (no config.json: False)."""
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
-
     path = os.path.join(folder, "config.json")
     if not os.path.isfile(path):
         return False
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle).get("model_type") in CONFIG_MAPPING_NAMES
+        return _transformers_knows_type(json.load(handle).get("model_type"))
+
+
+def _transformers_knows_type(model_type: str | None) -> bool:
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    return model_type in CONFIG_MAPPING_NAMES
 
 
 def _tokenizer(path: str, revision: str | None, trust_remote_code: bool) -> Any:
@@ -249,6 +254,8 @@ def load_denoiser(pretrained: str, *, revision: str | None = None, dtype: str = 
         if remote and not trust_remote_code:
             raise ValueError(f"family={family!r} runs the checkpoint's own code: add trust_remote_code=True, "
                              f"or drop ':remote' to load it natively.")
+        if spec is None and not raw.get("auto_map") and not _transformers_knows_type(raw.get("model_type")):
+            _check_can_denoise(types.SimpleNamespace(**raw), pretrained)  # names the model_type and the fix
         config = transformers.AutoConfig.from_pretrained(pretrained, revision=revision,
                                                          trust_remote_code=trust_remote_code)
         auto_class = spec.auto_class if spec is not None else _check_can_denoise(config, pretrained)
