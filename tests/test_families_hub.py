@@ -233,3 +233,21 @@ def test_llada_moe_hub_config_says_llada_and_is_still_llada_moe(hub: dict[str, s
     assert json.load(open(f"{hub['llada_moe']}/config.json"))["model_type"] == "llada"
     assert load_denoiser(hub["llada_moe"]).family == "llada_moe"
     assert load_denoiser(build_tiny_llada(str(Path(hub["llada_moe"]).parent / "dense"))).family == "llada"
+
+
+def test_sdar_files_as_published_load_without_remote_code(tiny_sdar: str) -> None:
+    """SDAR-8B-Chat's tokenizer_config.json names its own tokenization_qwen2.Qwen2Tokenizer (auto_map); its
+    tokenizer.json is built natively and tokenizes, decodes and renders chats as that class and its
+    chat_template.jinja do (ids and texts in tests/data produced by them)."""
+    assert {"tokenizer.json", "vocab.json", "merges.txt", "generation_config.json"} <= set(os.listdir(tiny_sdar))
+    assert json.load(open(f"{tiny_sdar}/tokenizer_config.json"))["auto_map"]["AutoTokenizer"][0] == \
+        "tokenization_qwen2.Qwen2Tokenizer"
+    denoiser = load_denoiser(tiny_sdar)
+    tok, expected = denoiser.tokenizer, json.load(open(DATA / "sdar_tokenizer_expected.json"))
+    for case in expected["tokenizer"]:
+        assert tok(case["text"])["input_ids"] == case["ids"] and tok.decode(case["ids"]) == case["decoded"]
+    for case in expected["chat"]:
+        assert tok.apply_chat_template(case["messages"], tokenize=False, add_generation_prompt=True) == case["rendered"]
+    config = json.load(open(f"{tiny_sdar}/config.json"))
+    assert denoiser.mask_id == config["mask_token_id"] == tok.mask_token_id
+    assert denoiser.eos_ids == tuple(json.load(open(f"{tiny_sdar}/generation_config.json"))["eos_token_id"])

@@ -168,10 +168,27 @@ def build_tiny_sdar(path: str, seed: int = 0, hidden: int = 32, layers: int = 2,
                     kv_heads: int = 2, head_dim: int = 16, scale: float = 3.0) -> str:
     """An SDAR-Chat-style checkpoint (``model_type`` "sdar", ``SDARForCausalLM``, Qwen3 names with per-head
     q/k norms, tied embeddings as SDAR-1.7B/Qwen3-1.7B). Its tokenizer names ``<|MASK|>`` as mask token,
-    as SDAR's does (its ``generate.py`` reads ``tokenizer.mask_token``)."""
-    tok = _tokenizer({"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "mask_token": "<|MASK|>"},
-                     ["<|im_start|>", "<|endoftext|>"])
-    vocab, inter = len(tok), 2 * hidden
+    as SDAR's does (its ``generate.py`` reads ``tokenizer.mask_token``). Tokenizer files as SDAR-8B-Chat ships
+    them: ``tokenizer.json`` and ``vocab.json`` + ``merges.txt``, a ``tokenizer_config.json`` whose ``auto_map``
+    names the repo's own ``tokenization_qwen2.Qwen2Tokenizer``; ``block_size`` and ``mask_token_id`` in config."""
+    from lm_eval_mdlm.families.hub_tokenizers import (
+        QWEN3_CHAT_TEMPLATE,
+        SDAR_ADDED,
+        write_qwen2_bpe,
+        write_tokenizer_json,
+    )
+
+    core = _qwen2_bpe(300 - len(SDAR_ADDED))  # 300 ids in all, as this fixture had before it had SDAR's files
+    ids = {token: core.get_vocab_size() + i for i, (token, _) in enumerate(SDAR_ADDED)}
+    write_qwen2_bpe(path, core, SDAR_ADDED, {"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+                                             "mask_token": "<|MASK|>"},
+                    "Qwen2Tokenizer", "tokenization_qwen2.Qwen2Tokenizer", QWEN3_CHAT_TEMPLATE, {"bos_token": None})
+    write_tokenizer_json(path)
+    with open(os.path.join(path, "generation_config.json"), "w", encoding="utf-8") as handle:
+        json.dump({"bos_token_id": ids["<|endoftext|>"], "do_sample": True,
+                   "eos_token_id": [ids["<|im_end|>"], ids["<|endoftext|>"]], "pad_token_id": ids["<|endoftext|>"],
+                   "temperature": 0.6, "top_k": 20, "top_p": 0.95}, handle, indent=2)
+    vocab, inter = core.get_vocab_size() + len(SDAR_ADDED), 2 * hidden
     gen = torch.Generator().manual_seed(seed)
     w: dict[str, torch.Tensor] = {"model.embed_tokens.weight": torch.randn(vocab, hidden, generator=gen) * scale
                                   / hidden ** 0.5, "model.norm.weight": _norm(gen, hidden)}
@@ -187,19 +204,19 @@ def build_tiny_sdar(path: str, seed: int = 0, hidden: int = 32, layers: int = 2,
         w[p + "mlp.down_proj.weight"] = _linear(gen, hidden, inter, 1.0)
         w[p + "input_layernorm.weight"] = _norm(gen, hidden)
         w[p + "post_attention_layernorm.weight"] = _norm(gen, hidden)
-    ids = {name: tok.convert_tokens_to_ids(t) for name, t in (("eos", "<|im_end|>"), ("pad", "<|endoftext|>"))}
     config = {  # the fields of JetLM/SDAR-*-Chat's config.json (a Qwen3 config), at tiny sizes
         "architectures": ["SDARForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
         "auto_map": {"AutoConfig": "configuration_sdar.SDARConfig", "AutoModel": "modeling_sdar.SDARModel",
-                     "AutoModelForCausalLM": "modeling_sdar.SDARForCausalLM"},
-        "bos_token_id": ids["pad"], "eos_token_id": ids["eos"], "head_dim": head_dim, "hidden_act": "silu",
+                     "AutoModelForCausalLM": "modeling_sdar.SDARForCausalLM"}, "block_size": 4,
+        "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|endoftext|>"], "head_dim": head_dim,
+        "hidden_act": "silu", "mask_token_id": ids["<|MASK|>"],
         "hidden_size": hidden, "initializer_range": 0.02, "intermediate_size": inter,
         "max_position_embeddings": 256, "max_window_layers": layers, "model_type": "sdar",
         "num_attention_heads": heads, "num_hidden_layers": layers, "num_key_value_heads": kv_heads,
         "rms_norm_eps": 1e-6, "rope_scaling": None, "rope_theta": 1000000.0, "sliding_window": None,
         "tie_word_embeddings": True, "torch_dtype": "float32", "use_cache": True, "use_sliding_window": False,
         "vocab_size": vocab}
-    return _save(path, config, w, tok)
+    return _save(path, config, w, None)
 
 
 def build_tiny_llada2(path: str, seed: int = 0, hidden: int = 32, layers: int = 2, heads: int = 4,

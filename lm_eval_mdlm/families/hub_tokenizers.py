@@ -32,6 +32,17 @@ DREAM_ADDED = (("<|endoftext|>", True), ("<|im_start|>", True), ("<|im_end|>", T
                ("<|beginoftext|>", True), ("<|mask|>", True))
 """Dream's added tokens in id order (151643 ... 151666 in the released vocabulary) and their ``special`` flag."""
 
+SDAR_ADDED = DREAM_ADDED[:-2] + (("<tool_response>", False), ("</tool_response>", False), ("<think>", False),
+                                  ("</think>", False), ("<|MASK|>", False))
+"""SDAR's (Qwen3's) added tokens in id order (151643 ... 151669), ``<|MASK|>`` last (SDAR-8B-Chat's
+``tokenizer_config.json``: not ``special`` in ``added_tokens_decoder``, yet its ``mask_token``)."""
+
+QWEN3_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+"""Qwen3's ChatML as SDAR's ``chat_template.jinja`` renders plain messages (no default system prompt); its
+tool-call and thinking branches are left out."""
+
 QWEN_CHAT_TEMPLATE = (
     "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
     "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}"
@@ -99,3 +110,10 @@ def write_qwen2_bpe(folder: str, core: Any, added: tuple[tuple[str, bool], ...],
     special_map = {**specials, "additional_special_tokens": extras}
     with open(os.path.join(folder, "special_tokens_map.json"), "w", encoding="utf-8") as handle:
         json.dump(special_map, handle, indent=2, ensure_ascii=False)
+
+
+def write_tokenizer_json(folder: str) -> None:
+    """Add the ``tokenizer.json`` of a folder's Qwen2 BPE files (SDAR ships both formats)."""
+    import transformers
+
+    transformers.Qwen2Tokenizer.from_pretrained(folder).backend_tokenizer.save(os.path.join(folder, "tokenizer.json"))
