@@ -251,3 +251,24 @@ def test_sdar_files_as_published_load_without_remote_code(tiny_sdar: str) -> Non
     config = json.load(open(f"{tiny_sdar}/config.json"))
     assert denoiser.mask_id == config["mask_token_id"] == tok.mask_token_id
     assert denoiser.eos_ids == tuple(json.load(open(f"{tiny_sdar}/generation_config.json"))["eos_token_id"])
+
+
+LLADA_CHAT = ("<|startoftext|><|start_header_id|>system<|end_header_id|>\n\ns<|eot_id|><|start_header_id|>user"
+              "<|end_header_id|>\n\na<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nb<|eot_id|>"
+              "<|start_header_id|>user<|end_header_id|>\n\nc<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
+"""What dllm's ``get_tokenizer`` template for LLaDA renders for the messages below (checked by running it)."""
+LLADA2_CHAT = ("<role>SYSTEM</role>detailed thinking off<|role_end|><role>HUMAN</role>Why did Camus say that Sisyphus "
+               "was happy?<|role_end|><role>ASSISTANT</role>")
+"""The prompt dFactory's SGLang guide sends LLaDA 2.x (docs/source/infer/sglang.rst)."""
+
+
+def test_chat_templates_render_as_the_models_do(tiny_llada: str, tiny_llada2: str, hub: dict[str, str]) -> None:
+    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "a"},
+                {"role": "assistant", "content": "b"}, {"role": "user", "content": "c "}]
+    llada = load_denoiser(tiny_llada).tokenizer
+    assert llada.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) == LLADA_CHAT
+    camus = [{"role": "system", "content": "detailed thinking off"},
+             {"role": "user", "content": "Why did Camus say that Sisyphus was happy?"}]
+    for folder in (tiny_llada2, hub["llada_moe"]):
+        tok = load_denoiser(folder).tokenizer
+        assert tok.apply_chat_template(camus, tokenize=False, add_generation_prompt=True) == LLADA2_CHAT

@@ -17,7 +17,7 @@ import torch
 from lm_eval_mdlm.testing import CHAT_TEMPLATE, _CORPUS
 
 
-def _tokenizer(specials: dict[str, str], extra: list[str], vocab_size: int = 300) -> Any:
+def _tokenizer(specials: dict[str, str], extra: list[str], vocab_size: int = 300, template: str = CHAT_TEMPLATE) -> Any:
     """A byte-level BPE tokenizer whose special tokens carry the family's real strings."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -30,7 +30,7 @@ def _tokenizer(specials: dict[str, str], extra: list[str], vocab_size: int = 300
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     core.train_from_iterator(_CORPUS * 4, trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, **specials)
-    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.chat_template = template
     return tokenizer
 
 
@@ -127,8 +127,11 @@ def build_tiny_llada(path: str, seed: int = 0, hidden: int = 32, layers: int = 2
 
     Its tokenizer, like LLaDA's, has no ``mask_token`` set: the adapter must find ``<|mdm_mask|>``.
     """
+    from lm_eval_mdlm.families.hub_tokenizers import LLADA_CHAT_TEMPLATE
+
     tok = _tokenizer({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "bos_token": "<|startoftext|>"},
-                     ["<|mdm_mask|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>"])
+                     ["<|mdm_mask|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>"],
+                     template=LLADA_CHAT_TEMPLATE)
     vocab, inter = len(tok), 2 * hidden
     gen = torch.Generator().manual_seed(seed)
     t = "model.transformer."
@@ -225,8 +228,10 @@ def build_tiny_llada2(path: str, seed: int = 0, hidden: int = 32, layers: int = 
     ``query_key_value``, q/k layernorms, partial rotary, a dense first layer, then sigmoid-routed experts
     in groups with an expert bias and one shared expert. Its tokenizer, like LLaDA 2.x's, leaves
     ``mask_token`` unset: the adapter must find ``<|mask|>``."""
+    from lm_eval_mdlm.families.hub_tokenizers import LLADA2_CHAT_TEMPLATE
+
     tok = _tokenizer({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"},
-                     ["<|mask|>", "<role>", "</role>", "<|role_end|>"])
+                     ["<|mask|>", "<role>", "</role>", "<|role_end|>"], template=LLADA2_CHAT_TEMPLATE)
     vocab, inter, moe_inter = len(tok), 2 * hidden, hidden // 2
     gen = torch.Generator().manual_seed(seed)
     w: dict[str, torch.Tensor] = {"model.word_embeddings.weight": torch.randn(vocab, hidden, generator=gen),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from lm_eval_mdlm.families.fixtures import _linear, _norm, _save, _tokenizer
+from lm_eval_mdlm.families.hub_tokenizers import LLADA2_CHAT_TEMPLATE
 
 
 def _attention_and_experts(w: dict[str, torch.Tensor], gen: torch.Generator, layer: int, hidden: int, heads: int,
@@ -31,7 +32,7 @@ def build_tiny_llada_moe(path: str, seed: int = 0, hidden: int = 32, layers: int
     with ``LLaDAMoEModelLM``; layer 0 dense (``moe_layer_freq``), the others 8 experts, top-2, per-head q/k norms.
     Its tokenizer is LLaDA 2.x's: ``<|mask|>`` exists but is not set as ``mask_token``."""
     tok = _tokenizer({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"},
-                     ["<|mask|>", "<role>", "</role>", "<|role_end|>"])
+                     ["<|mask|>", "<role>", "</role>", "<|role_end|>"], template=LLADA2_CHAT_TEMPLATE)
     vocab, head_dim, dense, expert_size = len(tok), hidden // heads, 2 * hidden, hidden // 2
     gen = torch.Generator().manual_seed(seed)
     w: dict[str, torch.Tensor] = {"model.embed_tokens.weight": torch.randn(vocab, hidden, generator=gen),

@@ -43,6 +43,20 @@ QWEN3_CHAT_TEMPLATE = (
 """Qwen3's ChatML as SDAR's ``chat_template.jinja`` renders plain messages (no default system prompt); its
 tool-call and thinking branches are left out."""
 
+LLADA_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first %}{{ bos_token }}{% endif %}"
+    "<|start_header_id|>{{ message['role'] }}<|end_header_id|>\n\n{{ message['content'] | trim }}<|eot_id|>"
+    "{% endfor %}{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}")
+"""LLaDA's Llama-3-style chat format (``<|startoftext|><|start_header_id|>user<|end_header_id|>\n\n...<|eot_id|>``),
+as dllm's ``get_tokenizer`` template renders it."""
+
+LLADA2_CHAT_TEMPLATE = (
+    "{% set names = {'system': 'SYSTEM', 'user': 'HUMAN', 'assistant': 'ASSISTANT'} %}"
+    "{% for message in messages %}<role>{{ names.get(message['role'], message['role'] | upper) }}</role>"
+    "{{ message['content'] }}<|role_end|>{% endfor %}{% if add_generation_prompt %}<role>ASSISTANT</role>{% endif %}")
+"""LLaDA 2.x's and LLaDA-MoE's chat format (dFactory's SGLang example: ``<role>SYSTEM</role>...<|role_end|>
+<role>HUMAN</role>...<|role_end|><role>ASSISTANT</role>``)."""
+
 QWEN_CHAT_TEMPLATE = (
     "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
     "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}"
