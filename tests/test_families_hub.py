@@ -272,3 +272,16 @@ def test_chat_templates_render_as_the_models_do(tiny_llada: str, tiny_llada2: st
     for folder in (tiny_llada2, hub["llada_moe"]):
         tok = load_denoiser(folder).tokenizer
         assert tok.apply_chat_template(camus, tokenize=False, add_generation_prompt=True) == LLADA2_CHAT
+
+
+def test_a_missing_weight_shard_is_named(tiny_llada: str, tmp_path: Path) -> None:
+    folder = tmp_path / "sharded"
+    shutil.copytree(tiny_llada, folder)
+    weights = load_file(str(folder / "model.safetensors"))
+    json.dump({"metadata": {}, "weight_map": {k: f"model-0000{1 + i % 2}-of-00002.safetensors"
+                                              for i, k in enumerate(weights)}},
+              open(folder / "model.safetensors.index.json", "w"))
+    (folder / "model.safetensors").rename(folder / "model-00001-of-00002.safetensors")
+    with pytest.raises(FileNotFoundError, match=r"names 2 weight shards, but model-00002-of-00002.safetensors is "
+                                                r"missing\. Download the missing shard"):
+        load_denoiser(str(folder))

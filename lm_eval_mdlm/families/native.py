@@ -42,6 +42,16 @@ def read_state_dict(folder: str) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     files = sorted(glob.glob(os.path.join(folder, "*.safetensors")))
+    index = os.path.join(folder, "model.safetensors.index.json")
+    if os.path.isfile(index):  # sharded: every shard the index names must be there
+        with open(index, encoding="utf-8") as handle:
+            shards = sorted(set(json.load(handle).get("weight_map", {}).values()))
+        missing = [f for f in shards if not os.path.isfile(os.path.join(folder, f))]
+        if missing:
+            raise FileNotFoundError(
+                f"{folder}: model.safetensors.index.json names {len(shards)} weight shards, but "
+                f"{', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''} is missing. Download the missing "
+                "shard(s) into the folder.")
     if not files:
         raise FileNotFoundError(
             f"{folder} has no *.safetensors weights; native loading reads safetensors only. Convert the "
