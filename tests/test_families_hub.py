@@ -2,8 +2,9 @@
 SDAR-MoE natively, mask-id order, device maps, clear errors, and one lm_eval run per family fixture.
 
 Expected values in tests/data come from the models' own code run on these fixtures (never committed):
-``DreamTokenizer`` (``tokenization_dream.py``) for the Dream/DiffuCoder ids, ``modeling_lladamoe.py`` for the
-LLaDA-MoE logits (run under transformers 5 with ``ROPE_INIT_FUNCTIONS["default"]`` patched back in).
+``DreamTokenizer`` (``tokenization_dream.py``) for the Dream/DiffuCoder ids, SDAR's ``tokenization_qwen2.py`` and
+``chat_template.jinja``, and ``modeling_{lladamoe,dream,llada,llada2_moe}.py`` for logits (run under transformers 5
+with ``ROPE_INIT_FUNCTIONS["default"]`` / ``is_torch_fx_available`` patched back in; each file says how).
 """
 
 from __future__ import annotations
@@ -107,6 +108,12 @@ def test_llada_moe_logits_equal_its_own_code_with_left_padding(hub: dict[str, st
 
 def test_dream_logits_equal_its_own_code_with_left_padding(hub: dict[str, str]) -> None:
     own_code_matches(hub["dream"], "dream_reference_logits.json", skip_first=True)
+
+
+def test_llada_and_llada2_logits_equal_their_own_code_with_left_padding(tiny_llada: str, tiny_llada2: str) -> None:
+    """Their own code ran each row alone (as their generate() does); LLaDA 2.x's first row spans two blocks."""
+    own_code_matches(tiny_llada, "llada_reference_logits.json")
+    own_code_matches(tiny_llada2, "llada2_reference_logits.json")
 
 
 def sdar_moe_reference(folder: str, ids: list[int], block: int) -> torch.Tensor:
