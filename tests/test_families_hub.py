@@ -218,6 +218,9 @@ def test_bad_folders_get_one_clear_error(tiny_llada: str, hub: dict[str, str], t
     with pytest.raises(ValueError, match=r"remote tokenizer 'tokenization_dream.DreamTokenizer'.*has no merges.txt.*"
                                          r"trust_remote_code=True"):
         load_denoiser(str(no_merges))
+    (no_tokenizer / "config.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"has no config.json: copy the config.json of the hub repo"):
+        load_denoiser(str(no_tokenizer))
     unknown = tmp_path / "unknown"
     shutil.copytree(tiny_llada, unknown)
     json.dump({"model_type": "mystery", "architectures": ["MysteryLM"]}, open(unknown / "config.json", "w"))

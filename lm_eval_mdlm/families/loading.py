@@ -229,6 +229,9 @@ def load_denoiser(pretrained: str, *, revision: str | None = None, dtype: str = 
     if not os.path.isdir(path) and (os.path.isabs(path) or pretrained.startswith(".") or pretrained.count("/") > 1):
         raise FileNotFoundError(f"pretrained={pretrained!r}: no such folder. Give a local model folder "
                                 "or a hub id such as GSAI-ML/LLaDA-8B-Instruct.")
+    if os.path.isdir(path) and not os.path.isfile(os.path.join(path, "config.json")):
+        raise FileNotFoundError(f"pretrained={pretrained!r} has no config.json: copy the config.json of the hub repo "
+                                "the weights came from into this folder.")
     try:
         with open(cached_file(pretrained, "config.json", revision=revision), encoding="utf-8") as handle:
             raw = json.load(handle)  # a plain dict: reading it needs no config class, so no remote code
