@@ -156,6 +156,7 @@ def _transformers_knows(folder: str) -> bool:
 
 
 def _transformers_knows_type(model_type: str | None) -> bool:
+    """Whether ``model_type`` has a config class in transformers (else AutoConfig would raise its own error)."""
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 
     return model_type in CONFIG_MAPPING_NAMES

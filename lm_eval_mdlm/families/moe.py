@@ -63,6 +63,8 @@ def stack_experts(state: Mapping[str, torch.Tensor], family: str) -> dict[str, t
 
 def _qwen3_moe(config: Mapping[str, Any], dense_size: int, expert_size: int, dense_layers: list[int],
                norm_topk: bool) -> Any:
+    """A ``Qwen3MoeConfig`` from a Qwen3-MoE-shaped config: dense layers ``dense_layers`` of ``dense_size``, the
+    rest sparse with experts of ``expert_size``; routing renormalised over the chosen experts iff ``norm_topk``."""
     import transformers
 
     heads = int(config["num_attention_heads"])
