@@ -28,7 +28,6 @@ from lm_eval_mdlm.families.fixtures_moe import build_tiny_llada_moe, build_tiny_
 from lm_eval_mdlm.model import MDLM
 
 from test_block_diffusion import _mlp, _rms, _rope
-from test_model import request
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[1]
@@ -233,22 +232,23 @@ def test_bad_folders_get_one_clear_error(tiny_llada: str, hub: dict[str, str], t
         load_denoiser(str(causal))
 
 
-@pytest.mark.parametrize("name", ["dream", "diffucoder", "llada_moe", "sdar_moe"])
-def test_lm_eval_generates_and_scores_on_each_hub_fixture(name: str, hub: dict[str, str]) -> None:
+@pytest.mark.parametrize("name", ["dream", "diffucoder", "llada_moe", "sdar_moe", "llada", "sdar", "llada2"])
+def test_lm_eval_generates_and_scores_on_each_fixture(name: str, hub: dict[str, str],
+                                                      request: pytest.FixtureRequest) -> None:
     import lm_eval
     from lm_eval.tasks import TaskManager
 
+    folder = hub[name] if name in hub else request.getfixturevalue(f"tiny_{name}")
     task = "parallelbench_list_ops_copy_gen"
     manager = TaskManager(include_defaults=False, include_path=str(REPO / "task_yamls"))
-    out = lm_eval.simple_evaluate(model="mdlm", model_args=f"pretrained={hub[name]},max_gen_toks=8", tasks=[task],
+    out = lm_eval.simple_evaluate(model="mdlm", model_args=f"pretrained={folder},max_gen_toks=8", tasks=[task],
                                   limit=1, task_manager=manager, device="cpu", log_samples=True)
     assert out["config"]["mdlm"]["family"] == {"diffucoder": "dream"}.get(name, name)
     assert len(out["samples"][task]) == 1
-    lm = MDLM(pretrained=hub[name], device="cpu", mc_num=2)
+    lm = MDLM(pretrained=folder, device="cpu", mc_num=2)
     (logprob, _), = lm.loglikelihood([Instance("loglikelihood", {}, ("Alice Smith,", " Bob Jones"), 0)],
                                      disable_tqdm=True)
     assert math.isfinite(logprob) and logprob < 0
-    assert lm.generate_until([request("Copy the list: [1, 2] ->", max_gen_toks=4)], disable_tqdm=True)[0] is not None
 
 
 def test_llada_moe_hub_config_says_llada_and_is_still_llada_moe(hub: dict[str, str]) -> None:
