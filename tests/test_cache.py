@@ -152,7 +152,7 @@ def test_errors_name_the_family_the_mode_and_the_fix(tiny_bert: str, tiny_llada:
                                           r"tokens\) in one block.*use a block_length below 13.*or cache=none"):
         make_schedule(DecodeConfig(cache="prefix", block_length=32), 13)
     supported = r"Use cache=none, or a checkpoint of a family that supports KV caching when loaded natively: " \
-        r"llada, dream"
+        r"llada, llada_moe, dream"
     with pytest.raises(ConfigError, match=rf"cache=prefix cannot be used here: family=masked_lm has no KV "
                                           rf"cache.*{supported}"):
         MDLM(pretrained=tiny_bert, device="cpu", cache="prefix", block_length=4)

@@ -170,7 +170,7 @@ def request_(context: str, doc_id: int):
 
 def test_family_override_and_errors(tiny_dream: str, tiny_bert: str) -> None:
     with pytest.raises(ValueError, match=r"family='gpt' is unknown; valid values: llada, llada_moe, dream, "
-                                         r"masked_lm, llada2, sdar, diffusion_gemma"):
+                                         r"masked_lm, llada2, sdar, sdar_moe, diffusion_gemma"):
         load_denoiser(tiny_dream, family="gpt")
     with pytest.raises(ValueError,
                        match=r"family='dream:remote' runs the checkpoint's own code: add trust_remote_code=True"):
@@ -226,19 +226,12 @@ def test_modernbert_with_sliding_layers_is_left_pad_invariant(tmp_path) -> None:
     assert "sliding_attention" in layer_types and "full_attention" in layer_types
 
 
-def test_llada_moe_is_recognised_and_runs_its_own_code(tmp_path) -> None:
-    """LLaDA-MoE keeps LLaDA's mask/EOS ids; without a native module it needs trust_remote_code."""
+def test_llada_moe_is_recognised_by_type_or_architecture() -> None:
+    """LLaDA-MoE keeps LLaDA 2.x's tokenizer ids (dllm's get_tokenizer: mask <|mask|>, end of turn <|role_end|>)."""
     from lm_eval_mdlm.families.loading import detect_family
 
-    for config in ({"model_type": "lladamoe"}, {"model_type": "llada_moe"}, {"architectures": ["LLaDAMoEModelLM"]}):
+    for config in ({"model_type": "lladamoe"}, {"model_type": "llada_moe"}, {"architectures": ["LLaDAMoEModelLM"]},
+                   {"model_type": "llada", "architectures": ["LLaDAMoEModelLM"]}):
         family, remote = detect_family(config, "m", None)
-        assert family.name == "llada_moe" and family.mask_id == 126336 and not remote
-        assert family.native is None and dict(family.eos_tokens)["<|eot_id|>"] == 126348
-    folder = tmp_path / "moe"
-    folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({
-        "model_type": "lladamoe", "architectures": ["LLaDAMoEModelLM"],
-        "auto_map": {"AutoConfig": "configuration_lladamoe.LLaDAMoEConfig",
-                     "AutoModel": "modeling_lladamoe.LLaDAMoEModelLM"}}))
-    with pytest.raises(ValueError, match="trust_remote_code"):
-        load_denoiser(str(folder))
+        assert family.name == "llada_moe" and family.mask_id == 156895 and not remote
+        assert family.native is not None and dict(family.eos_tokens)["<|endoftext|>"] == 156892

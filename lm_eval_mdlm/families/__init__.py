@@ -7,11 +7,12 @@ from the checkpoint's ``model_type``/``architectures`` or ``family=``) decides t
 position ids, logit alignment and how the weights are loaded; see docs/families.md.
 
 Modules: ``base`` (contract + Denoiser), ``llada``, ``dream``, ``sdar`` and ``llada2`` (block
-diffusion; their block-causal mask and exact block cache in ``block_causal``), ``bert`` (masked LMs and
+diffusion; their block-causal mask and exact block cache in ``block_causal``), ``moe`` (LLaDA-MoE and
+SDAR-MoE on Qwen3-MoE), ``hub_tokenizers`` (tokenizers as the hub repos ship them), ``bert`` (masked LMs and
 recognised-but-unsupported families), ``native`` (loading without remote code),
-``loading`` (``load_denoiser``), ``cache`` (Fast-dLLM KV caching, ``cache=prefix|dual``), ``fixtures``
-(tiny checkpoints for tests), ``diffusion_gemma`` (DiffusionGemma, decoded by its own ``generate()``:
-``strategy=generate``; its tiny checkpoint in ``diffusion_gemma_fixture``).
+``loading`` (``load_denoiser``), ``cache`` (Fast-dLLM KV caching, ``cache=prefix|dual``), ``fixtures`` and
+``fixtures_moe`` (tiny checkpoints in the hub repos' layouts, for tests), ``diffusion_gemma`` (DiffusionGemma,
+decoded by its own ``generate()``: ``strategy=generate``; its tiny checkpoint in ``diffusion_gemma_fixture``).
 """
 
 from lm_eval_mdlm.families.base import DTYPES, Denoiser, Family

@@ -44,8 +44,9 @@ class Family:
     """Mask token string, looked up in the tokenizer (a tiny test vocabulary has other ids)."""
     mask_id: int | None = None
     """Mask id of the released checkpoints; used when neither tokenizer nor config names one."""
-    eos_tokens: tuple[tuple[str, int], ...] = ()
-    """(token string, released id) pairs that end an answer (EOS, end of turn)."""
+    eos_tokens: tuple[tuple[str, int | None], ...] = ()
+    """(token string, released id) pairs that end an answer (EOS, end of turn); a None id: only where the
+    tokenizer has the string (DiffuCoder's ``<|dlm_pad|>``, absent from Dream's vocabulary)."""
     shift_logits: bool = False
     """True when logit ``i-1`` predicts token ``i`` (heads inherited from an AR model)."""
     mask_layout: str = "2d"

@@ -13,7 +13,11 @@ public copies):
   padding set to 1.
 - Logits are shifted: the sampler does ``cat([logits[:, :1], logits[:, :-1]], 1)`` so that logit
   ``i - 1`` predicts token ``i``.
-- Ids: mask 151666 (``<|mask|>``), EOS = pad 151643 (``<|endoftext|>``), ``<|im_end|>`` 151645.
+- Ids: mask 151666 (``<|mask|>``), EOS = pad 151643 (``<|endoftext|>``), ``<|im_end|>`` 151645. DiffuCoder
+  (apple/ml-diffucoder ``inference_demo.py``) cuts its answers at ``<|dlm_pad|>``, a token Dream's vocabulary
+  lacks: it ends an answer only where the tokenizer has it.
+- Tokenizer: ``vocab.json`` + ``merges.txt`` and the remote ``DreamTokenizer`` (a Qwen2 BPE), loaded natively
+  by :mod:`~lm_eval_mdlm.families.hub_tokenizers`.
 """
 
 from __future__ import annotations
@@ -55,6 +59,6 @@ def load_native(config: Mapping[str, Any], state: Mapping[str, torch.Tensor], dt
 DREAM = Family(
     name="dream", model_types=("dream",), architectures=("DreamModel",),
     mask_token="<|mask|>", mask_id=151666,
-    eos_tokens=(("<|endoftext|>", 151643), ("<|im_end|>", 151645)),
+    eos_tokens=(("<|endoftext|>", 151643), ("<|im_end|>", 151645), ("<|dlm_pad|>", None)),
     shift_logits=True, mask_layout="4d", positions="cumsum", pad_position=1, auto_class="AutoModel",
     native=load_native)

@@ -17,7 +17,7 @@ import torch
 from lm_eval_mdlm.testing import CHAT_TEMPLATE, _CORPUS
 
 
-def _tokenizer(specials: dict[str, str], extra: list[str], vocab_size: int = 300) -> Any:
+def _tokenizer(specials: dict[str, str], extra: list[str], vocab_size: int = 300, template: str = CHAT_TEMPLATE) -> Any:
     """A byte-level BPE tokenizer whose special tokens carry the family's real strings."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -30,7 +30,7 @@ def _tokenizer(specials: dict[str, str], extra: list[str], vocab_size: int = 300
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     core.train_from_iterator(_CORPUS * 4, trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, **specials)
-    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.chat_template = template
     return tokenizer
 
 
@@ -42,7 +42,8 @@ def _save(path: str, config: dict[str, Any], weights: dict[str, torch.Tensor], t
         json.dump(config, handle, indent=2)
     save_file({k: v.contiguous() for k, v in weights.items()}, os.path.join(path, "model.safetensors"),
               metadata={"format": "pt"})
-    tokenizer.save_pretrained(path)
+    if tokenizer is not None:  # None: the builder wrote the hub's own tokenizer files
+        tokenizer.save_pretrained(path)
     return path
 
 
@@ -54,15 +55,43 @@ def _norm(gen: torch.Generator, size: int) -> torch.Tensor:
     return 1.0 + 0.1 * torch.randn(size, generator=gen)
 
 
+def _qwen2_bpe(vocab_size: int = 300) -> Any:
+    """A byte-level BPE trained with Qwen2's pre-tokenizer (regex split, then bytes), without added tokens."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    from lm_eval_mdlm.families.hub_tokenizers import QWEN2_PRETOKENIZE_REGEX
+
+    core = Tokenizer(models.BPE())
+    core.normalizer = normalizers.NFC()
+    core.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN2_PRETOKENIZE_REGEX), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    core.train_from_iterator(_CORPUS * 4, trainer=trainer)
+    return core
+
+
 def build_tiny_dream(path: str, seed: int = 0, hidden: int = 32, layers: int = 2, heads: int = 4,
-                     kv_heads: int = 2, scale: float = 3.0) -> str:
-    """A Dream-v0-style checkpoint (``model_type`` "Dream", ``DreamModel``, Qwen2 names, q/k/v biases).
+                     kv_heads: int = 2, scale: float = 3.0, diffucoder: bool = False) -> str:
+    """A Dream-v0-Instruct-7B-style checkpoint (``model_type`` "Dream", ``DreamModel``, Qwen2 names, q/k/v
+    biases), tokenizer as the hub ships it: ``vocab.json`` + ``merges.txt`` + a ``tokenizer_config.json``
+    naming the remote ``DreamTokenizer`` (``auto_map``), no ``tokenizer.json``. ``diffucoder=True`` adds
+    DiffuCoder's ``<|dlm_pad|>`` (its answers end there) after ``<|mask|>``.
 
     ``scale`` > 1 gives peaked predictions, so greedy decoding has no near-ties.
     """
-    tok = _tokenizer({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "mask_token": "<|mask|>",
-                      "bos_token": "<|beginoftext|>"}, ["<|im_start|>", "<|im_end|>"])
-    vocab, inter, head_dim = len(tok), 2 * hidden, hidden // heads
+    from lm_eval_mdlm.families.hub_tokenizers import DREAM_ADDED, QWEN_CHAT_TEMPLATE, write_qwen2_bpe
+
+    core = _qwen2_bpe()
+    added = DREAM_ADDED + ((("<|dlm_pad|>", True),) if diffucoder else ())
+    ids = {token: core.get_vocab_size() + i for i, (token, _) in enumerate(added)}
+    specials = {"bos_token": "<|beginoftext|>", "eos_token": "<|endoftext|>", "mask_token": "<|mask|>",
+                "pad_token": "<|dlm_pad|>" if diffucoder else "<|endoftext|>"}
+    write_qwen2_bpe(path, core, added, specials, "DreamTokenizer", "tokenization_dream.DreamTokenizer",
+                    QWEN_CHAT_TEMPLATE, {})
+    vocab, inter, head_dim = -(-(core.get_vocab_size() + len(added)) // 16) * 16, 2 * hidden, hidden // heads
     gen = torch.Generator().manual_seed(seed)
     w: dict[str, torch.Tensor] = {"model.embed_tokens.weight": torch.randn(vocab, hidden, generator=gen),
                                   "model.norm.weight": _norm(gen, hidden),
@@ -79,18 +108,17 @@ def build_tiny_dream(path: str, seed: int = 0, hidden: int = 32, layers: int = 2
         w[p + "mlp.down_proj.weight"] = _linear(gen, hidden, inter, 1.0)
         w[p + "input_layernorm.weight"] = _norm(gen, hidden)
         w[p + "post_attention_layernorm.weight"] = _norm(gen, hidden)
-    ids = {name: tok.convert_tokens_to_ids(t) for name, t in (("eos", "<|endoftext|>"), ("mask", "<|mask|>"))}
     config = {  # the fields of Dream-org/Dream-v0-Instruct-7B's config.json, at tiny sizes
         "architectures": ["DreamModel"], "attention_dropout": 0.0,
         "auto_map": {"AutoConfig": "configuration_dream.DreamConfig", "AutoModel": "modeling_dream.DreamModel"},
-        "bos_token_id": tok.bos_token_id, "eos_token_id": ids["eos"], "pad_token_id": ids["eos"],
-        "mask_token_id": ids["mask"], "hidden_act": "silu", "hidden_size": hidden, "initializer_range": 0.02,
-        "intermediate_size": inter, "max_position_embeddings": 256, "max_window_layers": layers,
-        "model_type": "Dream", "num_attention_heads": heads, "num_hidden_layers": layers,
+        "bos_token_id": ids["<|beginoftext|>"], "eos_token_id": ids["<|endoftext|>"],
+        "pad_token_id": ids[specials["pad_token"]], "mask_token_id": ids["<|mask|>"], "hidden_act": "silu",
+        "hidden_size": hidden, "initializer_range": 0.02, "intermediate_size": inter, "max_position_embeddings": 256,
+        "max_window_layers": layers, "model_type": "Dream", "num_attention_heads": heads, "num_hidden_layers": layers,
         "num_key_value_heads": kv_heads, "rms_norm_eps": 1e-6, "rope_scaling": None, "rope_theta": 10000.0,
         "sliding_window": None, "tie_word_embeddings": False, "torch_dtype": "float32",
         "use_cache": False, "use_sliding_window": False, "vocab_size": vocab}
-    return _save(path, config, w, tok)
+    return _save(path, config, w, None)
 
 
 def build_tiny_llada(path: str, seed: int = 0, hidden: int = 32, layers: int = 2, heads: int = 4,
@@ -99,8 +127,11 @@ def build_tiny_llada(path: str, seed: int = 0, hidden: int = 32, layers: int = 2
 
     Its tokenizer, like LLaDA's, has no ``mask_token`` set: the adapter must find ``<|mdm_mask|>``.
     """
+    from lm_eval_mdlm.families.hub_tokenizers import LLADA_CHAT_TEMPLATE
+
     tok = _tokenizer({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "bos_token": "<|startoftext|>"},
-                     ["<|mdm_mask|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>"])
+                     ["<|mdm_mask|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>"],
+                     template=LLADA_CHAT_TEMPLATE)
     vocab, inter = len(tok), 2 * hidden
     gen = torch.Generator().manual_seed(seed)
     t = "model.transformer."
@@ -140,10 +171,27 @@ def build_tiny_sdar(path: str, seed: int = 0, hidden: int = 32, layers: int = 2,
                     kv_heads: int = 2, head_dim: int = 16, scale: float = 3.0) -> str:
     """An SDAR-Chat-style checkpoint (``model_type`` "sdar", ``SDARForCausalLM``, Qwen3 names with per-head
     q/k norms, tied embeddings as SDAR-1.7B/Qwen3-1.7B). Its tokenizer names ``<|MASK|>`` as mask token,
-    as SDAR's does (its ``generate.py`` reads ``tokenizer.mask_token``)."""
-    tok = _tokenizer({"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "mask_token": "<|MASK|>"},
-                     ["<|im_start|>", "<|endoftext|>"])
-    vocab, inter = len(tok), 2 * hidden
+    as SDAR's does (its ``generate.py`` reads ``tokenizer.mask_token``). Tokenizer files as SDAR-8B-Chat ships
+    them: ``tokenizer.json`` and ``vocab.json`` + ``merges.txt``, a ``tokenizer_config.json`` whose ``auto_map``
+    names the repo's own ``tokenization_qwen2.Qwen2Tokenizer``; ``block_size`` and ``mask_token_id`` in config."""
+    from lm_eval_mdlm.families.hub_tokenizers import (
+        QWEN3_CHAT_TEMPLATE,
+        SDAR_ADDED,
+        write_qwen2_bpe,
+        write_tokenizer_json,
+    )
+
+    core = _qwen2_bpe(300 - len(SDAR_ADDED))  # 300 ids in all, as this fixture had before it had SDAR's files
+    ids = {token: core.get_vocab_size() + i for i, (token, _) in enumerate(SDAR_ADDED)}
+    write_qwen2_bpe(path, core, SDAR_ADDED, {"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+                                             "mask_token": "<|MASK|>"},
+                    "Qwen2Tokenizer", "tokenization_qwen2.Qwen2Tokenizer", QWEN3_CHAT_TEMPLATE, {"bos_token": None})
+    write_tokenizer_json(path)
+    with open(os.path.join(path, "generation_config.json"), "w", encoding="utf-8") as handle:
+        json.dump({"bos_token_id": ids["<|endoftext|>"], "do_sample": True,
+                   "eos_token_id": [ids["<|im_end|>"], ids["<|endoftext|>"]], "pad_token_id": ids["<|endoftext|>"],
+                   "temperature": 0.6, "top_k": 20, "top_p": 0.95}, handle, indent=2)
+    vocab, inter = core.get_vocab_size() + len(SDAR_ADDED), 2 * hidden
     gen = torch.Generator().manual_seed(seed)
     w: dict[str, torch.Tensor] = {"model.embed_tokens.weight": torch.randn(vocab, hidden, generator=gen) * scale
                                   / hidden ** 0.5, "model.norm.weight": _norm(gen, hidden)}
@@ -159,19 +207,19 @@ def build_tiny_sdar(path: str, seed: int = 0, hidden: int = 32, layers: int = 2,
         w[p + "mlp.down_proj.weight"] = _linear(gen, hidden, inter, 1.0)
         w[p + "input_layernorm.weight"] = _norm(gen, hidden)
         w[p + "post_attention_layernorm.weight"] = _norm(gen, hidden)
-    ids = {name: tok.convert_tokens_to_ids(t) for name, t in (("eos", "<|im_end|>"), ("pad", "<|endoftext|>"))}
     config = {  # the fields of JetLM/SDAR-*-Chat's config.json (a Qwen3 config), at tiny sizes
         "architectures": ["SDARForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
         "auto_map": {"AutoConfig": "configuration_sdar.SDARConfig", "AutoModel": "modeling_sdar.SDARModel",
-                     "AutoModelForCausalLM": "modeling_sdar.SDARForCausalLM"},
-        "bos_token_id": ids["pad"], "eos_token_id": ids["eos"], "head_dim": head_dim, "hidden_act": "silu",
+                     "AutoModelForCausalLM": "modeling_sdar.SDARForCausalLM"}, "block_size": 4,
+        "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|endoftext|>"], "head_dim": head_dim,
+        "hidden_act": "silu", "mask_token_id": ids["<|MASK|>"],
         "hidden_size": hidden, "initializer_range": 0.02, "intermediate_size": inter,
         "max_position_embeddings": 256, "max_window_layers": layers, "model_type": "sdar",
         "num_attention_heads": heads, "num_hidden_layers": layers, "num_key_value_heads": kv_heads,
         "rms_norm_eps": 1e-6, "rope_scaling": None, "rope_theta": 1000000.0, "sliding_window": None,
         "tie_word_embeddings": True, "torch_dtype": "float32", "use_cache": True, "use_sliding_window": False,
         "vocab_size": vocab}
-    return _save(path, config, w, tok)
+    return _save(path, config, w, None)
 
 
 def build_tiny_llada2(path: str, seed: int = 0, hidden: int = 32, layers: int = 2, heads: int = 4,
@@ -180,8 +228,10 @@ def build_tiny_llada2(path: str, seed: int = 0, hidden: int = 32, layers: int = 
     ``query_key_value``, q/k layernorms, partial rotary, a dense first layer, then sigmoid-routed experts
     in groups with an expert bias and one shared expert. Its tokenizer, like LLaDA 2.x's, leaves
     ``mask_token`` unset: the adapter must find ``<|mask|>``."""
+    from lm_eval_mdlm.families.hub_tokenizers import LLADA2_CHAT_TEMPLATE
+
     tok = _tokenizer({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"},
-                     ["<|mask|>", "<role>", "</role>", "<|role_end|>"])
+                     ["<|mask|>", "<role>", "</role>", "<|role_end|>"], template=LLADA2_CHAT_TEMPLATE)
     vocab, inter, moe_inter = len(tok), 2 * hidden, hidden // 2
     gen = torch.Generator().manual_seed(seed)
     w: dict[str, torch.Tensor] = {"model.word_embeddings.weight": torch.randn(vocab, hidden, generator=gen),

@@ -91,12 +91,3 @@ LLADA = Family(
     shift_logits=False, mask_layout="2d", positions="auto", auto_class="AutoModel", native=load_native)
 """LLaDA through its native loader (``positions=auto``: the Llama module takes position ids, the
 remote ``LLaDAModelLM`` does not)."""
-
-LLADA_MOE = Family(
-    name="llada_moe", model_types=("llada_moe", "lladamoe"), architectures=("LLaDAMoEModelLM",),
-    mask_token="<|mdm_mask|>", mask_id=126336,
-    eos_tokens=(("<|endoftext|>", 126081), ("<|eot_id|>", 126348)),
-    shift_logits=False, mask_layout="2d", positions="auto", auto_class="AutoModel")
-"""LLaDA-MoE (inclusionAI/LLaDA-MoE-7B-A1B-*): LLaDA's tokenizer and conventions on an OLMoE-style
-sparse MoE (``model_type`` ``lladamoe`` in its hub config, ``llada_moe`` in dInfer's registry;
-``LLaDAMoEModelLM``). No native module: it runs its own code (``trust_remote_code=True``)."""

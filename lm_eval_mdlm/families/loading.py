@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import types
 from typing import Any
 
 import torch
@@ -20,15 +21,17 @@ from lm_eval_mdlm.families.base import DTYPES, Denoiser, Family, token_id
 from lm_eval_mdlm.families.bert import MASKED_LM
 from lm_eval_mdlm.families.diffusion_gemma import DIFFUSION_GEMMA
 from lm_eval_mdlm.families.dream import DREAM
-from lm_eval_mdlm.families.llada import LLADA, LLADA_MOE
+from lm_eval_mdlm.families.llada import LLADA
 from lm_eval_mdlm.families.llada2 import LLADA2
-from lm_eval_mdlm.families.native import checkpoint_folder, read_config, read_state_dict, torch_dtype
+from lm_eval_mdlm.families.moe import LLADA_MOE, SDAR_MOE
+from lm_eval_mdlm.families.native import checkpoint_folder, dispatch, read_config, read_state_dict, torch_dtype
 from lm_eval_mdlm.families.sdar import SDAR
 from lm_eval_mdlm.oracle import is_oracle_spec, load_oracle
 
 logger = logging.getLogger(__name__)
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (LLADA, LLADA_MOE, DREAM, MASKED_LM, LLADA2, SDAR, DIFFUSION_GEMMA)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (LLADA, LLADA_MOE, DREAM, MASKED_LM, LLADA2, SDAR, SDAR_MOE,
+                                                   DIFFUSION_GEMMA)}
 """Every family by name (the values ``family=`` accepts, optionally with ``:remote``)."""
 
 
@@ -36,6 +39,14 @@ def _masked_lm_types() -> set[str]:
     from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
     return set(MODEL_FOR_MASKED_LM_MAPPING_NAMES)
+
+
+def _detected(config: dict[str, Any]) -> Family | None:
+    """The family of a config: ``architectures`` first (LLaDA-MoE's hub config says ``model_type: llada``
+    with ``architectures: [LLaDAMoEModelLM]``), then ``model_type``."""
+    archs = set(config.get("architectures") or ())
+    by_architecture = next((f for f in FAMILIES.values() if archs & set(f.architectures)), None)
+    return by_architecture or next((f for f in FAMILIES.values() if f.matches(config)), None)
 
 
 def detect_family(config: dict[str, Any], name: str, override: str | None) -> tuple[Family | None, bool]:
@@ -48,11 +59,11 @@ def detect_family(config: dict[str, Any], name: str, override: str | None) -> tu
             raise ValueError(f"family={override!r} is unknown; valid values: {', '.join(FAMILIES)} "
                              "(append ':remote' to run the checkpoint's own code, e.g. family=dream:remote).")
         family, remote = FAMILIES[family_name], mode == "remote"
-        detected = next((f for f in FAMILIES.values() if f.matches(config)), None)
+        detected = _detected(config)
         if detected is not None and detected is not family:
             logger.warning("family=%s overrides %s's detected family %s", family.name, name, detected.name)
     else:
-        family = next((f for f in FAMILIES.values() if f.matches(config)), None)
+        family = _detected(config)
         if family is None and str(config.get("model_type", "")).lower() in _masked_lm_types():
             family = MASKED_LM
     if family is not None and family.unsupported:
@@ -91,13 +102,14 @@ def _check_can_denoise(config: Any, name: str) -> str:
 
 def resolve_mask_id(tokenizer: Any, vocab_size: int, override: int | None, family: Family | None,
                     name: str, config: dict[str, Any] | None = None) -> int:
-    """The mask id: the override, else the tokenizer's mask token, else the family's mask token
-    string in the tokenizer, else ``config.mask_token_id``, else the family's released id."""
-    candidates = [override, getattr(tokenizer, "mask_token_id", None),
-                  token_id(tokenizer, family.mask_token) if family else None,
+    """The mask id, first found of: the ``mask_id=`` override; the family's mask token string in the tokenizer
+    (the token the family was trained to denoise wins over a tokenizer whose ``mask_token`` names another);
+    ``config.mask_token_id`` (diffusion families only); the tokenizer's ``mask_token_id``; the family's released
+    id. docs/families.md states the same order."""
+    candidates = [override, token_id(tokenizer, family.mask_token) if family else None,
                   # a masked LM's config may name a mask id its tokenizer lacks: only trust diffusion families'
                   (config or {}).get("mask_token_id") if family not in (None, MASKED_LM) else None,
-                  family.mask_id if family else None]
+                  getattr(tokenizer, "mask_token_id", None), family.mask_id if family else None]
     mask_id = next((c for c in candidates if c is not None), None)
     if mask_id is None:
         raise ValueError(
@@ -115,7 +127,8 @@ def resolve_eos_ids(tokenizer: Any, family: Family | None, vocab_size: int) -> t
     ids: list[int] = []
     for token, default in family.eos_tokens if family else ():
         found = token_id(tokenizer, token)
-        ids.append(found if found is not None else default)
+        if found is not None or default is not None:
+            ids.append(found if found is not None else default)
     ids += [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     if family is None or family is MASKED_LM:
         ids += [i for i in (getattr(tokenizer, "sep_token_id", None),) if i is not None]
@@ -133,27 +146,66 @@ def block_size(config: dict[str, Any], family: Family) -> int:
     return value
 
 
+def _transformers_knows(folder: str) -> bool:
+    """Whether transformers has a config class for the folder's ``model_type`` (no config.json: False)."""
+    path = os.path.join(folder, "config.json")
+    if not os.path.isfile(path):
+        return False
+    with open(path, encoding="utf-8") as handle:
+        return _transformers_knows_type(json.load(handle).get("model_type"))
+
+
+def _transformers_knows_type(model_type: str | None) -> bool:
+    """Whether ``model_type`` has a config class in transformers (else AutoConfig would raise its own error)."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    return model_type in CONFIG_MAPPING_NAMES
+
+
 def _tokenizer(path: str, revision: str | None, trust_remote_code: bool) -> Any:
+    """The checkpoint's tokenizer: its own class with ``trust_remote_code``, else built natively even when
+    ``tokenizer_config.json`` names remote code (:mod:`~lm_eval_mdlm.families.hub_tokenizers`)."""
     import transformers
 
+    from lm_eval_mdlm.families.hub_tokenizers import (
+        load_without_remote_code,
+        read_tokenizer_config,
+        remote_tokenizer_class,
+    )
+
+    folder = path if os.path.isdir(path) else None
+    config = read_tokenizer_config(folder) if folder else {}
+    if folder and not trust_remote_code and remote_tokenizer_class(config):
+        return load_without_remote_code(folder, config)
+    kwargs: dict[str, Any] = {}
+    if folder and not trust_remote_code and not _transformers_knows(folder):
+        # AutoTokenizer would read config.json to find a tokenizer class, fail on the unknown model_type and
+        # retry with a bare config, warning "You are using a model of type `llada` to instantiate a model of
+        # type ``" on every load. The class comes from tokenizer_config.json here, so skip that read.
+        kwargs["config"] = transformers.PretrainedConfig()
     try:
-        return transformers.AutoTokenizer.from_pretrained(path, revision=revision, trust_remote_code=trust_remote_code)
-    except (ValueError, OSError):  # a remote tokenizer class: its tokenizer.json is enough
-        if os.path.isfile(os.path.join(path, "tokenizer.json")):
-            return transformers.PreTrainedTokenizerFast.from_pretrained(path)
+        return transformers.AutoTokenizer.from_pretrained(path, revision=revision,
+                                                          trust_remote_code=trust_remote_code, **kwargs)
+    except (ValueError, OSError) as err:
+        if folder and not os.path.isfile(os.path.join(folder, "tokenizer_config.json")) \
+                and not os.path.isfile(os.path.join(folder, "tokenizer.json")):
+            raise FileNotFoundError(
+                f"{folder} has no tokenizer files (tokenizer.json, tokenizer_config.json, vocab.json + merges.txt, "
+                "...): copy the tokenizer files of the hub repo the weights came from into this folder.") from err
         raise
 
 
 def _load_native(family: Family, name: str, revision: str | None, dtype: str,
                  split: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any], str]:
-    if split:
-        raise ValueError(f"device_map/parallelize is not supported by native loading of family {family.name} yet; "
-                         f"drop it, or load the checkpoint with its own code: family={family.name}:remote,"
-                         "trust_remote_code=True.")
+    """Load into transformers' module (families/native.py); ``split`` (device_map, max_memory, offload_folder)
+    places its layers with accelerate after loading."""
     folder = checkpoint_folder(name, revision)
     config = read_config(folder)
     assert family.native is not None
     model = family.native(config, read_state_dict(folder), torch_dtype(DTYPES[dtype], config))
+    if split:
+        model = dispatch(model, split["device_map"], split.get("max_memory"), split.get("offload_folder"),
+                         family.name)
     return model, config, folder
 
 
@@ -178,6 +230,9 @@ def load_denoiser(pretrained: str, *, revision: str | None = None, dtype: str = 
     if not os.path.isdir(path) and (os.path.isabs(path) or pretrained.startswith(".") or pretrained.count("/") > 1):
         raise FileNotFoundError(f"pretrained={pretrained!r}: no such folder. Give a local model folder "
                                 "or a hub id such as GSAI-ML/LLaDA-8B-Instruct.")
+    if os.path.isdir(path) and not os.path.isfile(os.path.join(path, "config.json")):
+        raise FileNotFoundError(f"pretrained={pretrained!r} has no config.json: copy the config.json of the hub repo "
+                                "the weights came from into this folder.")
     try:
         with open(cached_file(pretrained, "config.json", revision=revision), encoding="utf-8") as handle:
             raw = json.load(handle)  # a plain dict: reading it needs no config class, so no remote code
@@ -197,11 +252,14 @@ def load_denoiser(pretrained: str, *, revision: str | None = None, dtype: str = 
         # default for decoder modules); is_causal=False on every layer is the second guard. Transformers'
         # decoders take a KV cache, so cache=prefix|dual works on this path (families/cache.py).
         spec = dataclasses.replace(spec, mask_layout="4d", kv_cache=True)
-        tokenizer = _tokenizer(folder, None, False)
+        # trust_remote_code=True: the tokenizer's own class (fetched with its code for a hub id)
+        tokenizer = _tokenizer(pretrained, revision, True) if trust_remote_code else _tokenizer(folder, None, False)
     else:
         if remote and not trust_remote_code:
             raise ValueError(f"family={family!r} runs the checkpoint's own code: add trust_remote_code=True, "
                              f"or drop ':remote' to load it natively.")
+        if spec is None and not raw.get("auto_map") and not _transformers_knows_type(raw.get("model_type")):
+            _check_can_denoise(types.SimpleNamespace(**raw), pretrained)  # names the model_type and the fix
         config = transformers.AutoConfig.from_pretrained(pretrained, revision=revision,
                                                          trust_remote_code=trust_remote_code)
         auto_class = spec.auto_class if spec is not None else _check_can_denoise(config, pretrained)

@@ -42,6 +42,16 @@ def read_state_dict(folder: str) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     files = sorted(glob.glob(os.path.join(folder, "*.safetensors")))
+    index = os.path.join(folder, "model.safetensors.index.json")
+    if os.path.isfile(index):  # sharded: every shard the index names must be there
+        with open(index, encoding="utf-8") as handle:
+            shards = sorted(set(json.load(handle).get("weight_map", {}).values()))
+        missing = [f for f in shards if not os.path.isfile(os.path.join(folder, f))]
+        if missing:
+            raise FileNotFoundError(
+                f"{folder}: model.safetensors.index.json names {len(shards)} weight shards, but "
+                f"{', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''} is missing. Download the missing "
+                "shard(s) into the folder.")
     if not files:
         raise FileNotFoundError(
             f"{folder} has no *.safetensors weights; native loading reads safetensors only. Convert the "
@@ -97,3 +107,26 @@ def require(config: Mapping[str, Any], family: str, field: str, allowed: tuple[A
             f"{family}: config {field}={value!r} is not supported by native loading (supported: "
             f"{', '.join(map(repr, allowed))}). Load this checkpoint with its own code instead: "
             f"family={family}:remote,trust_remote_code=True.")
+
+
+AUTO_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
+
+
+def dispatch(model: torch.nn.Module, device_map: str | dict[str, Any], max_memory: dict | None,
+             offload_folder: str | None, family: str) -> torch.nn.Module:
+    """Place a natively loaded model's layers with accelerate, as ``from_pretrained(device_map=...)`` does for
+    transformers' checkpoints: a string map is computed from ``max_memory`` (``auto``/``balanced`` spread the
+    layers evenly over the GPUs, ``sequential`` fills them in order), never splitting a decoder layer."""
+    from accelerate import dispatch_model, infer_auto_device_map
+    from accelerate.utils import get_balanced_memory
+
+    if isinstance(device_map, str):
+        if device_map not in AUTO_MAPS:
+            raise ValueError(f"{family}: device_map={device_map!r} is not a placement accelerate knows; valid: "
+                             f"{', '.join(AUTO_MAPS)}, or a dict of module name -> device (e.g. {{'': 'cuda:0'}}).")
+        no_split = list(getattr(model, "_no_split_modules", None) or [])
+        if device_map != "sequential":
+            max_memory = get_balanced_memory(model, max_memory=max_memory, no_split_module_classes=no_split,
+                                             low_zero=device_map == "balanced_low_0")
+        device_map = infer_auto_device_map(model, max_memory=max_memory, no_split_module_classes=no_split)
+    return dispatch_model(model, device_map=device_map, offload_dir=offload_folder)
