@@ -234,9 +234,10 @@ class MDLM(TemplateLM):
                     pad_id=self.denoiser.pad_id, eos_ids=self.denoiser.eos_ids, keys=batch_keys, device=self._device)
                 answers, steps, nfe = out.answer.tolist(), out.finalized_at.tolist(), out.nfe.tolist()
                 revised = out.revised.tolist()
+                confidence = out.confidence.tolist() if out.confidence is not None else [None] * len(batch)
                 for row, i in enumerate(batch):
                     results[i] = self._finish(jobs[i], config, schedule.block_length, answers[row], steps[row],
-                                              nfe[row], revised[row])
+                                              nfe[row], revised[row], confidence[row])
                     committed += results[i].trace["metrics"]["answer_tokens"]
                     forwards += nfe[row]
                 bar.update(len(batch))
@@ -267,7 +268,7 @@ class MDLM(TemplateLM):
                 "repeat": getattr(request, "repeats", None), "index": index}
 
     def _finish(self, job: dict[str, Any], config: DecodeConfig, block_length: int, answer: list[int],
-                steps: list[int], nfe: int, revised: int) -> traces.TracedStr:
+                steps: list[int], nfe: int, revised: int, confidence: list[float] | None = None) -> traces.TracedStr:
         """Cut the answer at EOS and ``until``, compute its trace metrics and keep the trace record."""
         metrics = trace_metrics(answer, steps, nfe, self.denoiser.eos_ids, block_length, revised)
         n = int(metrics["answer_tokens"])
@@ -279,6 +280,8 @@ class MDLM(TemplateLM):
         record = {"task_name": job["task_name"], "doc_id": job["doc_id"], "request_index": job["index"],
                   "metrics": metrics, "finalization_steps": steps[:n], "nfe": nfe,
                   "config": asdict(config)}
+        if confidence is not None:
+            record["commit_confidence"] = traces.compact_confidence(confidence[:n])
         self.traces.append(record)
         traces.STORE.append(record)
         return traces.TracedStr(text, record)

@@ -52,7 +52,8 @@ def test_batch_size_never_changes_the_output(fixture: str, strategy: dict, reque
     runs = []
     for batch_size in (1, 3, 8):
         _, out = generate(path, batch_size, **strategy)
-        runs.append([(str(o), o.trace["finalization_steps"], o.trace["nfe"]) for o in out])
+        runs.append([(str(o), o.trace["finalization_steps"], o.trace["nfe"], o.trace["commit_confidence"])
+                     for o in out])
     assert runs[0] == runs[1] == runs[2]
 
 
