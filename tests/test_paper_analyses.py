@@ -19,6 +19,7 @@ from lm_eval_mdlm.report.order import char_to_token, given_grid, marker_split, s
 from lm_eval_mdlm.report.write import build_report
 from tests.test_sweep_report import needs_matplotlib, png_meta, read_csv
 
+AR = "autoregressive (AFP, tau=1 by construction)"
 PUZZLE = "2104\n4012\n0041\n1423"
 SOLUTION = "2134\n4312\n3241\n1423"
 PB_DOC = {"prompt": f"Fill the grid.\n\nInput:\n{PUZZLE}\nOutput:\n", "target": SOLUTION}
@@ -159,13 +160,14 @@ def test_report_sections_on_hand_built_runs(tmp_path: Path) -> None:
     assert float(math_bl8["score"]) == pytest.approx(2 / 3)
     assert float(math_bl8["afp"]) == pytest.approx((1 + 8 + 1) / 3)  # doc1: 8 tokens in one step
     assert (math_bl8["correct_n"], math_bl8["incorrect_afp"]) == ("2", "8.0")
-    assert domain[("autoregressive", "knowledge")]["afp"] == "1.0"
+    assert domain[(AR, "knowledge")]["afp"] == "1.0"
     gaps = {(r["scope"], r["setting"]): float(r["gap"]) for r in read_csv(report.out / "ar_gap.csv")}
     assert gaps[("domain: knowledge", "threshold=0.9 (block_length=4)")] == pytest.approx(1.0)
     assert gaps[(gsm, "threshold=0.9 (block_length=16)")] == pytest.approx(-2 / 3)
 
     knee = read_csv(report.out / "knee.csv")
-    assert {r["knob"] for r in knee} == {"block_length"} and len(knee) == 3
+    assert {r["knob"] for r in knee} == {"block_length"} and [r["value"] for r in knee] == ["4", "8", "16"]
+    assert not any(r["knee"] == "True" for r in knee)  # every setting has AFP 1.0: no knee
     calib = {(r["task"], r["setting"], r["level"]): r for r in read_csv(report.out / "calibration.csv")}
     all_wrong = calib[(gsm, "threshold=0.9 (block_length=16)", "sample min")]
     assert float(all_wrong["accuracy"]) == 0.0 and float(all_wrong["ece"]) == pytest.approx((0.9 + 0.5 + 0.9) / 3)
@@ -175,7 +177,7 @@ def test_report_sections_on_hand_built_runs(tmp_path: Path) -> None:
     signature = {(r["task"], r["setting"]): r for r in read_csv(report.out / "failure_signature.csv")}
     looped = signature[(gsm, "threshold=0.9 (block_length=8)")]
     assert (looped["repetitive"], looped["signature"], looped["signature_incorrect"]) == ("1", "1", "1")
-    assert signature[(gsm, "autoregressive")]["signature"] == ""  # n/a: no trace
+    assert signature[(gsm, AR)]["signature"] == ""  # n/a: no trace
     stage = {(r["setting"], r["scope"]): r for r in read_csv(report.out / "by_stage.csv")}
     mmlu_stage = stage[("threshold=0.9 (block_length=4)", mmlu)]
     assert mmlu_stage["marked"] == "1" and mmlu_stage["afp_q1"] == ""  # 2 tokens in 5 ranges: q1 is empty

@@ -154,7 +154,7 @@ def test_bad_input_gives_clear_errors_and_writes_nothing(tmp_path: Path, monkeyp
 
     write_run(runs / "hf", {"A": {"score": 0.3, "tps": 1.0}}, "2025-01-03", model="hf")
     with_ar = build_report([runs], tasks=["A"], plots=False, out=tmp_path / "with_ar")  # AR rows beside mdlm ones
-    assert ("hf: pretrained=my-mdlm", "autoregressive", "0.3") in {
+    assert ("hf: pretrained=my-mdlm", "autoregressive (AFP, tau=1 by construction)", "0.3") in {
         (r["model"], r["setting"], r["score"]) for r in read_csv(with_ar.out / "summary.csv")}
     (runs / "hf" / "results_2025-01-03.json").unlink()
 

@@ -185,6 +185,8 @@ def knee_rows(runs: Sequence[TaskRun]) -> list[dict[str, Any]]:
                 rest = {k: v for k, v in e["knobs"].items() if k != knob}
                 lines[", ".join(f"{k}={v}" for k, v in sorted(rest.items()))].append((label, e["knobs"].get(knob)))
             for rest, members in sorted(lines.items()):
+                members.sort(key=lambda m: (not isinstance(m[1], (int, float)), m[1] if isinstance(
+                    m[1], (int, float)) else str(m[1])))  # by knob value, numbers numerically
                 if len({str(v) for _, v in members}) < 3:
                     continue
                 points = [(_mean(mine[label]["afp"]), _mean(mine[label]["score"])) for label, _ in members]

@@ -26,7 +26,7 @@ from lm_eval_mdlm.report import ReportError
 from lm_eval_mdlm.report.settings import Setting, infer_primary, setting_of
 
 TRACE_COLUMNS = ("nfe", "tokens_per_step", "afp", "kendall_tau")
-AUTOREGRESSIVE = Setting("autoregressive", None, None)
+AUTOREGRESSIVE = Setting("autoregressive", None, None, (("AFP, tau", "1 by construction"),))
 _NOT_SCORES = {"alias", "name", "sample_len", "samples"}
 
 
@@ -268,7 +268,10 @@ def read_autoregressive_file(path: Path, data: Mapping[str, Any], metric: str,
     construction* (not measured: there are no traces); the rows are marked ``autoregressive``.
     """
     config = data["config"]
-    model = f"{config.get('model')}: {config.get('model_args') or '?'}"
+    args = config.get("model_args") or "?"
+    if isinstance(args, dict):  # lm-eval >= 0.4.10 records the parsed model_args
+        args = ",".join(f"{k}={v}" for k, v in args.items())
+    model = f"{config.get('model')}: {args}"
     date = path.stem.removeprefix("results_")
     runs = []
     for task in leaf_tasks(data):
