@@ -97,6 +97,11 @@ def test_equal_mass_ece_and_token_correctness() -> None:
     assert len(pairs) == 16 and pairs[2] == (0.52, False) and sum(ok for _, ok in pairs) == 15
     line = Sample(0, steps=[1] * 12, confidence=[0.5] * 12, response='["a", "x"]', target='["a", "b"]')
     assert token_correctness("parallelbench_waiting_line_copy_gen", line) == [(0.5, True), (0.5, False)]
+    bare = Sample(0, steps=[1] * 13, confidence=[i / 100 for i in range(13)], response="[ B , A , A ]",
+                  target="[A, B, C]")
+    # items at chars 2, 6, 10 -> tokens 2, 6, 10 (one char per token); copy: by index, shuffle: belongs and once
+    assert token_correctness("parallelbench_list_ops_copy_gen", bare) == [(0.02, False), (0.06, False), (0.1, False)]
+    assert [ok for _, ok in token_correctness("parallelbench_list_ops_shuffle_gen", bare)] == [True, False, False]
 
 
 def test_knee_rule() -> None:

@@ -8,7 +8,9 @@ Definitions (also in ``docs/report.md``):
   cell, a list item of Waiting Line / list operations) is located in the answer text and mapped to the token
   holding its first character (:func:`~lm_eval_mdlm.report.order.char_to_token`); the token is correct when
   its unit is (Sudoku: the cell equals the solution's; Latin square: the symbol is one of the square's and
-  occurs once in its row and once in its column; lists: the item equals the target's item at that index).
+  occurs once in its row and once in its column; lists: the item equals the target's item at that index, or,
+  for tasks with many valid answers (shuffle, the ``random`` operations), it is one of the target's items and
+  occurs once in the answer).
   Tokens holding no unit are not counted.
 * **Per-sample calibration**: the mean and the minimum commit confidence of a sample's answer tokens vs the
   sample being correct (score >= ``correct_at``).
@@ -91,12 +93,34 @@ def _latin_units(text: str, size: int) -> list[tuple[int, bool]]:
     return units
 
 
-def _list_units(sample: Sample, text: str) -> list[tuple[int, bool]] | None:
-    target = parse_list(sample.target)
-    if target is None:
+def list_items(text: str) -> list[tuple[int, str]]:
+    """(start, item) of each item of the answer's list: quoted items (``["Ann Lee", ...]``, Waiting Line), else
+    the comma-separated items of the last ``[...]`` (``[ A , B ]``, list operations)."""
+    quoted = [(m.start(1), m.group(1)) for m in _QUOTED.finditer(text)]
+    if quoted:
+        return quoted
+    start = text.rfind("[")
+    end = text.find("]", start + 1) if start >= 0 else -1
+    if start < 0:
+        return []
+    items, offset = [], start + 1
+    for part in text[start + 1:end if end >= 0 else len(text)].split(","):
+        stripped = part.strip()
+        if stripped:
+            items.append((offset + part.find(stripped), stripped))
+        offset += len(part) + 1
+    return items
+
+
+def _list_units(task: str, sample: Sample, text: str) -> list[tuple[int, bool]] | None:
+    target = [item for _, item in list_items(str(sample.target or ""))] or parse_list(sample.target)
+    if not target:
         return None
-    return [(m.start(1) if m.group(1) else m.start(), i < len(target) and m.group(1) == target[i])
-            for i, m in enumerate(_QUOTED.finditer(text))]
+    answer = list_items(text)
+    if "shuffle" in task or "random" in task:  # many valid answers: an item is right if it belongs, once
+        items = [item for _, item in answer]
+        return [(at, item in target and items.count(item) == 1) for at, item in answer]
+    return [(at, i < len(target) and item == target[i]) for i, (at, item) in enumerate(answer)]
 
 
 def token_correctness(task: str, sample: Sample) -> list[tuple[float, bool]]:
@@ -110,7 +134,7 @@ def token_correctness(task: str, sample: Sample) -> list[tuple[float, bool]]:
         target = parse_list(sample.target) or str(sample.target or "").splitlines()
         units = _latin_units(text, len([t for t in target if t]))
     else:
-        units = _list_units(sample, text)
+        units = _list_units(task, sample, text)
     by_token: dict[int, bool] = {}
     for at, ok in units or []:
         token = char_to_token(at, len(text), len(conf))
