@@ -201,6 +201,6 @@ def test_report_draws_the_paper_plots(tmp_path: Path) -> None:
     assert meta["axes"][0]["points"] == 4 and meta["axes"][0]["xlabel"].startswith("candidates")
     reliability = png_meta(report.out / "reliability_token.png")["axes"][0]
     assert [s["label"] for s in reliability["series"]][0] == "perfect calibration"
-    assert {"by_stage.png", "reliability_sample_mean.png"} <= set(report.files)
+    assert {"by_stage_afp.png", "by_stage_tau.png", "reliability_sample_mean.png"} <= set(report.files)
     sudoku = read_csv(report.out / "sudoku_order.csv")[0]
     assert float(sudoku["kendall"]) == pytest.approx(3 / math.sqrt(18)) and sudoku["easier_first"] == "1.0"

@@ -15,7 +15,8 @@ Definitions (also in ``docs/report.md``):
 * **Per-sample calibration**: the mean and the minimum commit confidence of a sample's answer tokens vs the
   sample being correct (score >= ``correct_at``).
 * **ECE with equal-mass bins**: sort the (confidence, correct) pairs by confidence and cut them into
-  ``bins`` bins of (nearly) equal count (``numpy.array_split``; fewer bins when there are fewer pairs);
+  ``bins`` bins of (nearly) equal count (cut at i * N / bins; a cut inside a run of equal confidences moves to
+  its end, so equal confidences share a bin and a bin may hold more; fewer bins when there are fewer pairs);
   ECE = sum over bins of (bin count / N) * |mean correctness - mean confidence|. Equal-mass bins keep every
   bin populated where confidences pile up near 1 (equal-width bins leave most of them empty).
 * **Knee** (Kneedle, Satopaa et al. 2011): along a line of settings where one knob varies, points (mean AFP,
@@ -49,8 +50,16 @@ def equal_mass_bins(confidence: Sequence[float], correct: Sequence[bool],
         return None, []
     order = np.argsort(np.asarray(confidence, dtype=float), kind="stable")
     conf, hit = np.asarray(confidence, dtype=float)[order], np.asarray(correct, dtype=float)[order]
+    n = conf.size
+    edges = {0, n}
+    for i in range(1, min(bins, n)):
+        cut = round(i * n / min(bins, n))
+        while 0 < cut < n and conf[cut] == conf[cut - 1]:
+            cut += 1  # equal confidences share a bin
+        edges.add(cut)
+    bounds = sorted(edges)
     rows, ece = [], 0.0
-    for idx in np.array_split(np.arange(conf.size), min(bins, conf.size)):
+    for idx in (np.arange(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo):
         c, a = float(conf[idx].mean()), float(hit[idx].mean())
         ece += idx.size / conf.size * abs(a - c)
         rows.append({"n": int(idx.size), "confidence": c, "accuracy": a, "low": float(conf[idx[0]]),

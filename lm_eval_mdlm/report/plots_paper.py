@@ -41,22 +41,29 @@ def domain_bars(rows: Sequence[dict[str, Any]]) -> Any:
     return fig
 
 
-def stage_lines(rows: Sequence[dict[str, Any]], quantiles: int) -> Any:
-    """AFP and tau over answer-position quantiles: one line per (setting, task or domain)."""
-    fig = _figure(10.0, 4.0)
-    labels = [f"{r['setting']} | {r['scope']}" for r in rows]
-    colors = _colors(labels)
-    for i, (prefix, name) in enumerate((("afp", "AFP"), ("tau", "Kendall's tau"))):
-        ax = fig.add_subplot(1, 2, i + 1)
-        for row, label in zip(rows, labels):
+def stage_lines(rows: Sequence[dict[str, Any]], quantiles: int, prefix: str, name: str) -> Any:
+    """``name`` (AFP or tau, columns ``<prefix>_q<i>``) over answer-position quantiles: one panel per task or
+    domain (up to 9), one line per model and setting."""
+    scopes = sorted({r["scope"] for r in rows})[:9]
+    cols = min(3, max(1, len(scopes)))
+    fig = _figure(4.6 * cols, 3.6 * (-(-len(scopes) // cols)))
+    for i, scope in enumerate(scopes):
+        ax = fig.add_subplot(-(-len(scopes) // cols), cols, i + 1)
+        members = [r for r in rows if r["scope"] == scope][:10]
+        labels = [f"{r['setting']}" if len({m['model'] for m in rows}) == 1 else f"{r['model']}: {r['setting']}"
+                  for r in members]
+        colors = _colors(labels)
+        for row, label in zip(members, labels):
             xs, ys = _finite(range(1, quantiles + 1), [row[f"{prefix}_q{q + 1}"] for q in range(quantiles)])
             if xs:
                 ax.plot(xs, ys, marker="o", label=label, color=colors[label])
+        ax.set_xticks(range(1, quantiles + 1))
         ax.set_xlabel(f"answer-position quantile (1 = start, {quantiles} = end)")
         ax.set_ylabel(name)
-        ax.set_title(f"{name} by reasoning stage", fontsize=9)
+        ax.set_title(scope, fontsize=8)
         ax.grid(alpha=0.3)
-    fig.axes[0].legend(fontsize=7, loc="best")
+        ax.legend(fontsize=6, loc="best")
+    fig.suptitle(f"{name} by reasoning stage")
     fig.tight_layout()
     return fig
 
@@ -78,22 +85,27 @@ def sudoku_scatter(panels: Sequence[tuple[str, Sequence[tuple[int, int]]]]) -> A
     return fig
 
 
-def reliability(title: str, curves: Sequence[tuple[str, Sequence[dict[str, float]]]]) -> Any:
-    """Reliability diagram: mean correctness against mean confidence per equal-mass bin; diagonal = calibrated."""
-    fig = _figure(5.2, 4.6)
-    ax = fig.add_subplot(1, 1, 1)
-    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfect calibration")
-    colors = _colors([label for label, _ in curves])
-    for label, bins in curves:
-        ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o", label=label,
-                color=colors[label])
-    ax.set_xlabel("mean commit confidence (equal-mass bin)")
-    ax.set_ylabel("fraction correct")
-    ax.set_xlim(-0.02, 1.02)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+def reliability(title: str, panels: Sequence[tuple[str, Sequence[tuple[str, Sequence[dict[str, float]]]]]]) -> Any:
+    """Reliability diagrams, one panel per model: fraction correct against mean confidence per equal-mass bin,
+    one line per setting; the diagonal is perfect calibration."""
+    cols = min(3, max(1, len(panels)))
+    rows = -(-len(panels) // cols)
+    fig = _figure(5.2 * cols, 4.6 * rows)
+    for i, (model, curves) in enumerate(panels):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfect calibration")
+        colors = _colors([label for label, _ in curves])
+        for label, bins in curves:
+            ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o", label=label,
+                    color=colors[label])
+        ax.set_xlabel("mean commit confidence (equal-mass bin)")
+        ax.set_ylabel("fraction correct")
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(model[-60:], fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 

@@ -103,7 +103,9 @@ def paper_plots(runs: Sequence[TaskRun], tables: dict[str, list[dict[str, Any]]]
     if tables["by_domain"]:
         out["by_domain.png"] = png_bytes(plots_paper.domain_bars(tables["by_domain"]))
     if tables["by_stage"]:
-        out["by_stage.png"] = png_bytes(plots_paper.stage_lines(tables["by_stage"], quantiles))
+        for prefix, name in (("afp", "AFP"), ("tau", "Kendall's tau")):
+            out[f"by_stage_{prefix}.png"] = png_bytes(plots_paper.stage_lines(tables["by_stage"], quantiles, prefix,
+                                                                              name))
     panels = []
     for run in runs:
         if "sudoku" in run.task and not run.autoregressive:
@@ -113,13 +115,14 @@ def paper_plots(runs: Sequence[TaskRun], tables: dict[str, list[dict[str, Any]]]
                 panels.append((f"{run.task}\n{run.setting.label}", points))
     if panels:
         out["sudoku_order.png"] = png_bytes(plots_paper.sudoku_scatter(panels[:9]))
-    by_level: dict[str, list[tuple[str, list[dict]]]] = defaultdict(list)
+    by_level: dict[str, dict[str, list[tuple[str, list[dict]]]]] = defaultdict(lambda: defaultdict(list))
     for (model, setting, level), bins in sorted(diagrams.items()):
         if bins:
-            by_level[level].append((f"{model}: {setting}", bins))
-    for level, curves in by_level.items():
+            by_level[level][model].append((setting, bins))
+    for level, models in by_level.items():
+        panels = [(model, curves[:10]) for model, curves in sorted(models.items())][:6]
         out[f"reliability_{_slug(level)}.png"] = png_bytes(plots_paper.reliability(
-            f"reliability ({level}; equal-mass bins)", curves[:10]))
+            f"reliability of commit confidence ({level}; equal-mass bins)", panels))
     lines: dict[tuple[str, str], list[tuple[str, list]]] = defaultdict(list)
     grouped: dict[tuple[str, str, str], list] = defaultdict(list)
     for row in tables["knee"]:
@@ -129,6 +132,6 @@ def paper_plots(runs: Sequence[TaskRun], tables: dict[str, list[dict[str, Any]]]
     for (model, knob, line), points in grouped.items():
         lines[(model, knob)].append((line or knob, points))
     for (model, knob), members in sorted(lines.items()):
-        out[f"knee_{_slug(knob)}_{_slug(model)}.png"] = png_bytes(plots_paper.knee_plot(
-            f"score vs AFP, {knob} swept ({model})", members[:10]))
+        out[f"knee_{_slug(knob)}_{re.sub(r'[^A-Za-z0-9._-]+', '_', model)[-60:]}.png"] = png_bytes(
+            plots_paper.knee_plot(f"score vs AFP, {knob} swept ({model[-50:]})", members[:10]))
     return out
