@@ -204,3 +204,9 @@ def test_report_draws_the_paper_plots(tmp_path: Path) -> None:
     assert {"by_stage_afp.png", "by_stage_tau.png", "reliability_sample_mean.png"} <= set(report.files)
     sudoku = read_csv(report.out / "sudoku_order.csv")[0]
     assert float(sudoku["kendall"]) == pytest.approx(3 / math.sqrt(18)) and sudoku["easier_first"] == "1.0"
+
+
+def test_a_point_barely_above_the_chord_is_no_knee() -> None:
+    # normalized, (2, 0.52) lies 0.02 above the chord from (1, 0) to (3, 1): below KNEE_MIN_HEIGHT (0.05)
+    assert knee_index([(1.0, 0.0), (2.0, 0.52), (3.0, 1.0)]) is None
+    assert knee_index([(1.0, 0.0), (2.0, 0.6), (3.0, 1.0)]) == 1

@@ -22,7 +22,8 @@ Definitions (also in ``docs/report.md``):
 * **Knee** (Kneedle, Satopaa et al. 2011): along a line of settings where one knob varies, points (mean AFP,
   mean score) sorted by AFP and min-max normalized to [0, 1]; the knee is the point highest above the straight
   line from the first to the last point, i.e. where accuracy starts to fall faster than AFP rises. None (n/a)
-  with fewer than 3 points, equal AFPs or scores, or no point above that line.
+  with fewer than 3 points, equal AFPs or scores, or no point at least ``KNEE_MIN_HEIGHT`` (0.05) above that
+  line.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from lm_eval_mdlm.report.load import Sample, TaskRun
 from lm_eval_mdlm.report.order import char_to_token, given_grid, grid_cells, parse_list, suite_info
 
 BINS = 10
+KNEE_MIN_HEIGHT = 0.05  # normalized units: a point barely above the chord is noise, not a knee
 TOKEN_LEVEL = ("waiting_line", "list_ops", "sudoku", "latin_square")
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
@@ -190,7 +192,7 @@ def knee_index(points: Sequence[tuple[float, float]]) -> int | None:
     xn, yn = (x - x.min()) / np.ptp(x), (y - y.min()) / np.ptp(y)
     above = yn - (yn[0] + (yn[-1] - yn[0]) * xn)
     best = int(np.argmax(above[1:-1])) + 1
-    return order[best] if above[best] > 1e-12 else None
+    return order[best] if above[best] >= KNEE_MIN_HEIGHT else None
 
 
 def _knobs(run: TaskRun) -> dict[str, Any]:

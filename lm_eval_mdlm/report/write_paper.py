@@ -69,7 +69,7 @@ def paper_markdown(tables: dict[str, list[dict[str, Any]]], quantiles: int, tabl
                      ("accuracy", "fraction correct", "tau")], table),
         _section("Accuracy vs AFP along each swept knob", "Kneedle rule: the knee is the point highest above the "
                  "line from the lowest-AFP to the highest-AFP point (both axes min-max normalized), where accuracy "
-                 "starts to fall faster than AFP rises; no knee with < 3 points or no point above that line.",
+                 "starts to fall faster than AFP rises; no knee with < 3 points or no point >= 0.05 above that line.",
                  tables["knee"], [("model", "model", ""), ("knob", "knob", ""), ("line", "other knobs", ""),
                                   ("value", "value", ""), ("afp", "AFP", ""), ("score", "score %", "pct"),
                                   ("knee", "knee", "")], table),
