@@ -76,8 +76,7 @@ class MDLM(TemplateLM):
             self.accelerator = self.dist.accelerator  # lm-eval <= 0.4.11 gathers through it
         if self._device.type == "cpu":
             torch.set_num_threads(int(threads) if threads is not None else default_threads())
-        presets.check_name(preset)  # an unknown preset fails before the model loads
-        self.config = DecodeConfig(**coerce(decode_args))
+        presets.check(preset, coerce(decode_args))  # a bad preset or knob fails before the model loads
         load_kwargs = model_parallel_kwargs(
             _as_bool(parallelize), device_map, max_memory_per_gpu, max_cpu_memory, offload_folder,
             local_rank=int(os.environ.get("LOCAL_RANK", "0")),

@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from lm_eval_mdlm.config import ConfigError
+from lm_eval_mdlm.config import ConfigError, DecodeConfig
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,19 @@ def check_name(name: str | None) -> None:
     """Fail before the model loads when ``name`` is not a preset."""
     if name not in (None, "", "auto", "none") and name not in PRESETS:
         raise _unknown(str(name))
+
+
+def check(name: str | None, explicit: dict[str, Any]) -> None:
+    """Before the model loads: ``name`` is a preset and the explicit arguments combine with its settings."""
+    check_name(name)
+    preset = PRESETS.get(str(name))
+    try:
+        DecodeConfig(**{**(preset.settings if preset else {}), **explicit})
+    except ConfigError as exc:
+        if preset is None:
+            raise
+        raise ConfigError(f"{exc} (preset={preset.name} sets {preset.settings}; explicit arguments are applied "
+                          "over it, so override the conflicting setting too)") from None
 
 
 def pick(name: str | None, family: str, pretrained: str) -> Preset | None:

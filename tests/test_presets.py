@@ -21,6 +21,8 @@ def test_every_preset_is_a_valid_config_with_a_source() -> None:
 def test_unknown_preset_fails_before_loading_and_lists_them() -> None:
     with pytest.raises(ConfigError, match=r"preset='llada3' is unknown; valid presets: auto, llada, llada-1.5, dream"):
         MDLM(pretrained="/no/such/model", preset="llada3")
+    with pytest.raises(ConfigError, match=r"k=2 has no effect with strategy=threshold.*preset=fast-dllm sets"):
+        MDLM(pretrained="/no/such/model", preset="fast-dllm", k="2")  # the combination fails before loading too
 
 
 def test_auto_picks_by_name_then_family(caplog: pytest.LogCaptureFixture) -> None:

@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from lm_eval_mdlm.report.analysis import _mean
+
+from lm_eval_mdlm.metrics.decoding import mean_defined
 from lm_eval_mdlm.report.load import Sample, TaskRun
 from lm_eval_mdlm.report.order import char_to_token, given_grid, grid_cells, parse_list, suite_info
 
@@ -171,8 +172,8 @@ def calibration_rows(runs: Sequence[TaskRun], correct_at: float = 0.5,
         for level, (conf, hit) in levels.items():
             ece, _ = equal_mass_bins(conf, hit, bins)
             rows.append({"model": run.model, "task": run.task, "setting": run.setting.label, "level": level,
-                         "n": len(conf), "ece": ece, "confidence": _mean(conf),
-                         "accuracy": _mean([float(h) for h in hit])})
+                         "n": len(conf), "ece": ece, "confidence": mean_defined(conf),
+                         "accuracy": mean_defined([float(h) for h in hit])})
             pooled[(run.model, run.setting.label, level)][0].extend(conf)
             pooled[(run.model, run.setting.label, level)][1].extend(hit)
     diagrams = {key: equal_mass_bins(conf, hit, bins)[1] for key, (conf, hit) in pooled.items()}
@@ -224,7 +225,8 @@ def knee_rows(runs: Sequence[TaskRun]) -> list[dict[str, Any]]:
                     m[1], (int, float)) else str(m[1])))  # by knob value, numbers numerically
                 if len({str(v) for _, v in members}) < 3:
                     continue
-                points = [(_mean(mine[label]["afp"]), _mean(mine[label]["score"])) for label, _ in members]
+                points = [(mean_defined(mine[label]["afp"]), mean_defined(mine[label]["score"]))
+                          for label, _ in members]
                 complete = all(a is not None and s is not None for a, s in points)
                 knee = knee_index(points) if complete else None  # type: ignore[arg-type]
                 for i, ((label, value), (afp_mean, score)) in enumerate(zip(members, points)):
@@ -250,7 +252,7 @@ def ar_gap_rows(runs: Sequence[TaskRun]) -> list[dict[str, Any]]:
             (ar[run.model] if run.autoregressive else mdlm[(run.model, run.setting.label)]).append(run.score)
         for ar_model, ar_scores in sorted(ar.items()):
             for (model, setting), scores in sorted(mdlm.items()):
-                a, m = _mean(ar_scores), _mean(scores)
+                a, m = mean_defined(ar_scores), mean_defined(scores)
                 rows.append({"scope": scope, "ar_model": ar_model, "ar_score": a, "model": model, "setting": setting,
                              "score": m, "gap": None if a is None or m is None else m - a})
     return rows

@@ -33,10 +33,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from lm_eval_mdlm.metrics.decoding import (easier_first_share, kendall_tau_b, quantile_bounds, repeated_ngram_rate,
-                                           segment_order, spearman_rho)
+from lm_eval_mdlm.metrics.decoding import (easier_first_share, kendall_tau_b, mean_defined, quantile_bounds,
+                                           repeated_ngram_rate, segment_order, spearman_rho)
 from lm_eval_mdlm.metrics.puzzles import _candidates
-from lm_eval_mdlm.report.analysis import _mean, _split
+from lm_eval_mdlm.report.analysis import correctness_split
 from lm_eval_mdlm.report.load import Sample, TaskRun
 
 QUANTILES = 5
@@ -83,9 +83,11 @@ def domain_rows(runs: Sequence[TaskRun], correct_at: float = 0.5) -> list[dict[s
     for (model, setting, domain), members in sorted(groups.items()):
         samples = [s for r in members for s in r.samples.values()]
         rows.append({"model": model, "setting": setting, "domain": domain, "tasks": len(members),
-                     "score": _mean([r.score for r in members]),
-                     "afp": _mean([s.afp for s in samples]), "kendall_tau": _mean([s.kendall_tau for s in samples]),
-                     "autoregressive": any(r.autoregressive for r in members), **_split(members, correct_at)})
+                     "score": mean_defined([r.score for r in members]),
+                     "afp": mean_defined([s.afp for s in samples]),
+                     "kendall_tau": mean_defined([s.kendall_tau for s in samples]),
+                     "autoregressive": any(r.autoregressive for r in members),
+                     **correctness_split(members, correct_at)})
     return rows
 
 
@@ -124,14 +126,14 @@ def stage_rows(runs: Sequence[TaskRun], quantiles: int = QUANTILES) -> list[dict
         row: dict[str, Any] = {"model": model, "setting": setting, "scope": scope, "samples": len(members)}
         profiles = [stage_profile(s, quantiles) for s, _ in members]
         for q in range(quantiles):
-            row[f"afp_q{q + 1}"] = _mean([p[q][0] for p in profiles])
-            row[f"tau_q{q + 1}"] = _mean([p[q][1] for p in profiles])
+            row[f"afp_q{q + 1}"] = mean_defined([p[q][0] for p in profiles])
+            row[f"tau_q{q + 1}"] = mean_defined([p[q][1] for p in profiles])
         splits = [marker_split(s) for s, marked in members if marked]
         splits = [s for s in splits if s is not None]
         row["marked"] = len(splits)
         for i, part in enumerate(("reasoning", "final")):
-            row[f"{part}_afp"] = _mean([s[i][0] for s in splits])
-            row[f"{part}_tau"] = _mean([s[i][1] for s in splits])
+            row[f"{part}_afp"] = mean_defined([s[i][0] for s in splits])
+            row[f"{part}_tau"] = mean_defined([s[i][1] for s in splits])
         rows.append(row)
     return rows
 
@@ -205,8 +207,8 @@ def sudoku_rows(runs: Sequence[TaskRun]) -> list[dict[str, Any]]:
         easier = sum(o["easier_first"] * o["pairs"] for o in orders if o["easier_first"] is not None)
         rows.append({"model": run.model, "task": run.task, "setting": run.setting.label,
                      "samples": len(run.samples), "read": len(orders),
-                     "kendall": _mean([o["kendall"] for o in orders]),
-                     "spearman": _mean([o["spearman"] for o in orders]),
+                     "kendall": mean_defined([o["kendall"] for o in orders]),
+                     "spearman": mean_defined([o["spearman"] for o in orders]),
                      "easier_first": easier / pairs if pairs else None, "pairs": pairs})
     return rows
 
