@@ -210,3 +210,32 @@ def test_a_point_barely_above_the_chord_is_no_knee() -> None:
     # normalized, (2, 0.52) lies 0.02 above the chord from (1, 0) to (3, 1): below KNEE_MIN_HEIGHT (0.05)
     assert knee_index([(1.0, 0.0), (2.0, 0.52), (3.0, 1.0)]) is None
     assert knee_index([(1.0, 0.0), (2.0, 0.6), (3.0, 1.0)]) == 1
+
+
+def test_suite_sudoku_order_and_cell_calibration() -> None:
+    from lm_eval_mdlm.tasks.suite.loaders import sudoku
+
+    doc = sudoku(num_samples=1, seed=0, holes=30)["test"][0]
+    response = "Answer:\n" + "\n".join(" ".join(doc["solution"][r * 9:r * 9 + 9]) for r in range(9))
+    grid = given_grid(doc)
+    blanks = [(r, c) for r in range(9) for c in range(9) if grid[r][c] == 0]
+    start = len("Answer:\n")
+    cells = {(r, c): start + r * 18 + 2 * c for r, c in blanks}  # "d d d ...\n": 18 characters a row
+    difficulty = {b: sudoku_order(Sample(0, steps=[1] * len(response), response=response, doc=doc))["difficulty"][i]
+                  for i, b in enumerate(blanks)}
+    steps = [1] * len(response)
+    for rank, blank in enumerate(sorted(blanks, key=lambda b: difficulty[b])):  # easier blanks first
+        steps[cells[blank]] = 2 + rank
+    order = sudoku_order(Sample(0, steps=steps, response=response, doc=doc))
+    assert len(order["difficulty"]) == 30 and order["easier_first"] == 1.0 and order["kendall"] > 0.5
+    sample = Sample(0, steps=steps, response=response, doc=doc, confidence=[0.9] * len(response))
+    pairs = token_correctness("mdlm_suite_sudoku", sample)
+    assert len(pairs) == 81 and all(ok for _, ok in pairs)
+
+
+def test_bad_quantiles_is_an_error(tmp_path: Path) -> None:
+    from lm_eval_mdlm.report import ReportError
+
+    write_folder(tmp_path / "run", "t", [{"doc_id": 0, "score": 1.0}])
+    with pytest.raises(ReportError, match=r"--quantiles 0 is invalid: give an integer >= 1"):
+        build_report([tmp_path], plots=False, quantiles=0)
