@@ -196,7 +196,11 @@ def test_report_draws_the_paper_plots(tmp_path: Path) -> None:
         steps[at] = step
     write_folder(tmp_path / "run", task, [{"doc_id": 0, "score": 1.0, "steps": steps, "tau": 0.5, "text": SOLUTION,
                                            "doc": PB_DOC, "target": SOLUTION}])
+    write_folder(tmp_path / "suite", "mdlm_suite_gsm8k", [{"doc_id": 0, "score": 1.0, "steps": [1, 2], "tau": 1.0,
+                                                           "text": "The answer is 4"}])
     report = build_report([tmp_path])
+    domain = png_meta(report.out / "by_domain.png")["axes"]
+    assert [a["title"] for a in domain] == ["score (%) by domain", "AFP by domain", "Kendall's tau by domain"]
     meta = png_meta(report.out / "sudoku_order.png")
     assert meta["axes"][0]["points"] == 4 and meta["axes"][0]["xlabel"].startswith("candidates")
     reliability = png_meta(report.out / "reliability_token.png")["axes"][0]

@@ -34,10 +34,15 @@ def domain_bars(rows: Sequence[dict[str, Any]]) -> Any:
             ax.bar(xs, ys, width=width, color=colors[name], label=name)
         ax.set_xticks([d + 0.4 - width / 2 for d in range(len(domains))], domains, rotation=30, fontsize=8)
         ax.set_ylabel(label)
+        if key == "score":
+            ax.set_ylim(0, 100)
         ax.set_title(f"{label} by domain", fontsize=9)
         ax.grid(alpha=0.3, axis="y")
-    fig.axes[0].legend(fontsize=7, loc="best")
-    fig.tight_layout()
+    handles, names = fig.axes[0].get_legend_handles_labels()
+    fig.axes[0].legend(handles, names, fontsize=7, loc="upper left")  # read back by describe()
+    fig.axes[0].get_legend().set_visible(False)
+    fig.legend(handles, names, fontsize=7, loc="lower center")
+    fig.tight_layout(rect=(0, 0.06 * len(series) + 0.04, 1, 1))
     return fig
 
 
