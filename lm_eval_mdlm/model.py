@@ -21,6 +21,7 @@ from lm_eval.api.model import TemplateLM
 from tqdm import tqdm
 
 from lm_eval_mdlm import likelihood as likelihood_estimators
+from lm_eval_mdlm import presets
 from lm_eval_mdlm import traces
 from lm_eval_mdlm.distributed import Distributed, answer_real_requests, model_parallel_kwargs
 from lm_eval_mdlm.config import MODEL_STRATEGIES, DecodeConfig, coerce, split_gen_kwargs
@@ -57,7 +58,7 @@ class MDLM(TemplateLM):
                  order: str = "l2r", elbo_variant: str = "llada", likelihood_batch_size: int | str | None = None,
                  parallelize: bool | str = False, device_map: str | None = None,
                  max_memory_per_gpu: int | str | None = None, max_cpu_memory: int | str | None = None,
-                 offload_folder: str | None = "./offload", family: str | None = None,
+                 offload_folder: str | None = "./offload", family: str | None = None, preset: str | None = None,
                  **decode_args: Any) -> None:
         super().__init__()
         if pretrained is None:  # the small model this project trains and ships: runs offline
@@ -75,7 +76,7 @@ class MDLM(TemplateLM):
             self.accelerator = self.dist.accelerator  # lm-eval <= 0.4.11 gathers through it
         if self._device.type == "cpu":
             torch.set_num_threads(int(threads) if threads is not None else default_threads())
-        self.config = DecodeConfig(**coerce(decode_args))
+        presets.check(preset, coerce(decode_args))  # a bad preset or knob fails before the model loads
         load_kwargs = model_parallel_kwargs(
             _as_bool(parallelize), device_map, max_memory_per_gpu, max_cpu_memory, offload_folder,
             local_rank=int(os.environ.get("LOCAL_RANK", "0")),
@@ -86,6 +87,9 @@ class MDLM(TemplateLM):
             mask_id=None if mask_id in (None, "None") else int(mask_id),
             max_length=None if max_length in (None, "None") else int(max_length),
             family=None if family in (None, "None", "") else str(family), **load_kwargs)
+        merged, self.preset = presets.apply(presets.pick(preset, self.denoiser.family, str(pretrained)),
+                                            coerce(decode_args))
+        self.config = DecodeConfig(**merged)  # explicit arguments over the preset's (docs/presets.md)
         spec = getattr(self.denoiser, "spec", None)
         if "strategy" not in decode_args and spec is not None and spec.strategies:
             self.config = self.config.replace(strategy=spec.strategies[0])  # e.g. DiffusionGemma's generate()
@@ -185,7 +189,7 @@ class MDLM(TemplateLM):
         """Merged by lm-eval into ``results["config"]``: the decoding setup and per-task trace means."""
         return {"mdlm": {"pretrained": self.pretrained, "family": self.denoiser.family,
                          "mask_id": self.denoiser.mask_id, "eos_ids": list(self.denoiser.eos_ids),
-                         "decode_config": asdict(self.config), "world_size": self.world_size,
+                         "decode_config": asdict(self.config), "preset": self.preset, "world_size": self.world_size,
                          "decoding_traces": traces.summarize(self.traces)}}
 
     # ------------------------------------------------------------------ generation
@@ -234,9 +238,10 @@ class MDLM(TemplateLM):
                     pad_id=self.denoiser.pad_id, eos_ids=self.denoiser.eos_ids, keys=batch_keys, device=self._device)
                 answers, steps, nfe = out.answer.tolist(), out.finalized_at.tolist(), out.nfe.tolist()
                 revised = out.revised.tolist()
+                confidence = out.confidence.tolist() if out.confidence is not None else [None] * len(batch)
                 for row, i in enumerate(batch):
                     results[i] = self._finish(jobs[i], config, schedule.block_length, answers[row], steps[row],
-                                              nfe[row], revised[row])
+                                              nfe[row], revised[row], confidence[row])
                     committed += results[i].trace["metrics"]["answer_tokens"]
                     forwards += nfe[row]
                 bar.update(len(batch))
@@ -248,7 +253,8 @@ class MDLM(TemplateLM):
         context, gen_kwargs = request.args
         overrides, until, max_gen_toks = split_gen_kwargs(gen_kwargs or {})
         config = self.config.replace(**overrides) if overrides else self.config
-        if max_gen_toks is not None:  # the request's own length (recorded in its trace config too)
+        # the request's own length (recorded in its trace config too), unless a preset fixes it
+        if max_gen_toks is not None and not (self.preset and self.preset["gen_length"]):
             config = config.replace(max_gen_toks=max_gen_toks)
         config = self._decode_config(config)
         length = config.max_gen_toks
@@ -267,7 +273,7 @@ class MDLM(TemplateLM):
                 "repeat": getattr(request, "repeats", None), "index": index}
 
     def _finish(self, job: dict[str, Any], config: DecodeConfig, block_length: int, answer: list[int],
-                steps: list[int], nfe: int, revised: int) -> traces.TracedStr:
+                steps: list[int], nfe: int, revised: int, confidence: list[float] | None = None) -> traces.TracedStr:
         """Cut the answer at EOS and ``until``, compute its trace metrics and keep the trace record."""
         metrics = trace_metrics(answer, steps, nfe, self.denoiser.eos_ids, block_length, revised)
         n = int(metrics["answer_tokens"])
@@ -279,6 +285,8 @@ class MDLM(TemplateLM):
         record = {"task_name": job["task_name"], "doc_id": job["doc_id"], "request_index": job["index"],
                   "metrics": metrics, "finalization_steps": steps[:n], "nfe": nfe,
                   "config": asdict(config)}
+        if confidence is not None:
+            record["commit_confidence"] = traces.compact_confidence(confidence[:n])
         self.traces.append(record)
         traces.STORE.append(record)
         return traces.TracedStr(text, record)

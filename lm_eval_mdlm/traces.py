@@ -62,6 +62,16 @@ def nanmean(values: Iterable[float]) -> float:
     return float("nan") if mean is None else mean
 
 
+CONFIDENCE_DECIMALS = 3
+"""Commit confidences are stored rounded to 3 decimals: calibration bins never need more, and it keeps
+trace files small (about 6 bytes per answer token; see docs/report.md for the size per 1k samples)."""
+
+
+def compact_confidence(values: Iterable[float]) -> list[float]:
+    """Commit confidences as written into a trace record (rounded; see :data:`CONFIDENCE_DECIMALS`)."""
+    return [round(float(v), CONFIDENCE_DECIMALS) for v in values]
+
+
 STORE: list[dict[str, Any]] = []
 """Trace records of this process, in the order requests were answered."""
 

@@ -153,9 +153,9 @@ def test_bad_input_gives_clear_errors_and_writes_nothing(tmp_path: Path, monkeyp
     before = {p.name: p.read_bytes() for p in first.out.iterdir()}
 
     write_run(runs / "hf", {"A": {"score": 0.3, "tps": 1.0}}, "2025-01-03", model="hf")
-    with pytest.raises(ReportError, match=r"--model 'hf', not --model mdlm.*Move that file out"):
-        build_report([runs], tasks=["A"], plots=False)
-    assert {p.name: p.read_bytes() for p in first.out.iterdir()} == before  # the old report is untouched
+    with_ar = build_report([runs], tasks=["A"], plots=False, out=tmp_path / "with_ar")  # AR rows beside mdlm ones
+    assert ("hf: pretrained=my-mdlm", "autoregressive (AFP, tau=1 by construction)", "0.3") in {
+        (r["model"], r["setting"], r["score"]) for r in read_csv(with_ar.out / "summary.csv")}
     (runs / "hf" / "results_2025-01-03.json").unlink()
 
     with pytest.raises(ReportError, match="--metric exact_match.*its metrics are: score,none"):

@@ -99,6 +99,9 @@ class DecodeOutput:
     """(B,) forwards each row took part in."""
     revised: torch.Tensor
     """(B,) revisions: committed tokens overwritten or re-masked (0 for commit-once strategies)."""
+    confidence: torch.Tensor | None = None
+    """(B, G) commit confidence: softmax probability (float64, temperature 1) the model gave each token at the
+    step it was last written; 0 where never committed. None when a model's own sampler decoded."""
 
 
 def build_canvas(prompts: Sequence[Sequence[int]], length: int, mask_id: int, pad_id: int,
@@ -134,6 +137,7 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
     phase = attention[:, :start].sum(1) % block_length if schedule.aligned \
         else torch.zeros(batch, dtype=torch.long, device=device)
     finalized_at = torch.zeros(batch, length, dtype=torch.long, device=device)
+    confidence = torch.zeros(batch, length, dtype=torch.float64, device=device)
     nfe = torch.zeros(batch, dtype=torch.long, device=device)
     current_block = torch.full((batch,), -1, dtype=torch.long, device=device)
     step_in_block = torch.zeros(batch, dtype=torch.long, device=device)
@@ -183,13 +187,26 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
         revised.index_add_(0, row, ctx.committed[r, j].long())
         x[row, start + pos] = view.tokens[r, j]
         finalized_at[row, pos] = nfe[row]
+        confidence[row, pos] = commit_confidence(view.logits[r, j], view.tokens[r, j])
         if decision.remask is not None:
             r, j = decision.remask.nonzero(as_tuple=True)
             row, pos = rows[r], window[r, j]
             revised.index_add_(0, row, torch.ones_like(row))
             x[row, start + pos] = mask_id
             finalized_at[row, pos] = 0
+            confidence[row, pos] = 0.0
         holding[rows] = decision.hold if decision.hold is not None else False
         step_in_block[rows] += 1
 
-    return DecodeOutput(answer=x[:, start:].clone(), finalized_at=finalized_at, nfe=nfe, revised=revised)
+    return DecodeOutput(answer=x[:, start:].clone(), finalized_at=finalized_at, nfe=nfe, revised=revised,
+                        confidence=confidence)
+
+
+def commit_confidence(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """(N,) softmax probability of each written token under its (N, V) logits, row by row in float64.
+
+    Computed only for the written positions (not the whole window), and per row, so it costs little and a
+    token's value does not depend on which other rows share the batch. Temperature 1 (the model's own
+    distribution), whatever temperature sampled the token: calibration asks what the model believed.
+    """
+    return torch.softmax(logits.to(torch.float64), dim=-1).gather(-1, tokens[:, None]).squeeze(-1)

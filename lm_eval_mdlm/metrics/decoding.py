@@ -104,3 +104,61 @@ def mean_defined(values: Sequence[float | None]) -> float | None:
     """Mean of the defined values (None where no value is defined); the aggregation of all metrics."""
     defined = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     return float(np.mean(defined)) if defined else None
+
+
+# ---- order analyses of one answer (report: reasoning stage, Sudoku fill order, failure signature) ----------
+
+
+def segment_order(steps: Sequence[int]) -> tuple[float | None, float | None]:
+    """(AFP, Kendall's tau-b of position vs finalization step) of one stretch of an answer; None where undefined."""
+    return afp(steps), kendall_tau_b(range(len(steps)), steps)
+
+
+def quantile_bounds(n: int, quantiles: int) -> list[tuple[int, int]]:
+    """``quantiles`` consecutive position ranges of (nearly) equal size over n positions: [n*i//q, n*(i+1)//q).
+
+    A range is empty when n < quantiles; its AFP and tau are then undefined (None), not zero.
+    """
+    return [(n * i // quantiles, n * (i + 1) // quantiles) for i in range(quantiles)]
+
+
+def spearman_rho(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Spearman's rho (Pearson correlation of average ranks); None with < 2 items or a constant input."""
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if a.size < 2:
+        return None
+    ra, rb = _average_ranks(a), _average_ranks(b)
+    da, db = ra - ra.mean(), rb - rb.mean()
+    denominator = math.sqrt(float((da * da).sum()) * float((db * db).sum()))
+    return float((da * db).sum()) / denominator if denominator > 0 else None
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(values.size, dtype=float)
+    ranks[order] = np.arange(values.size, dtype=float)
+    for value in np.unique(values):  # ties share the mean of their ranks
+        tied = values == value
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def easier_first_share(difficulty: Sequence[float], order: Sequence[float]) -> tuple[float | None, int]:
+    """(share, pairs): among pairs of items that differ in difficulty *and* in fill step, the share where the
+    easier one (lower difficulty) was filled first. Pairs tied in either are not counted (a parallel commit
+    or an equal candidate count says nothing about which came first). None when no pair counts."""
+    d, o = np.asarray(difficulty, dtype=float), np.asarray(order, dtype=float)
+    upper = np.triu_indices(d.size, k=1)
+    dd = np.sign(d[:, None] - d[None, :])[upper]
+    do = np.sign(o[:, None] - o[None, :])[upper]
+    counted = (dd != 0) & (do != 0)
+    pairs = int(counted.sum())
+    return (float((dd[counted] == do[counted]).mean()) if pairs else None), pairs
+
+
+def repeated_ngram_rate(text: str, n: int = 3) -> float | None:
+    """rep-n (Welleck et al. 2019, "Neural Text Generation with Unlikelihood Training"): 1 - distinct word
+    n-grams / all word n-grams of the answer. 0 = no n-gram repeats; near 1 = a loop. None below n words."""
+    words = text.split()
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return 1.0 - len(set(grams)) / len(grams) if grams else None

@@ -6,6 +6,8 @@
 * :mod:`.analysis`: summary table, AFP/tau by correctness, PBx and the per-sample oracle point.
 * :mod:`.plots`: matplotlib figures (Agg canvas only, so no display is ever needed).
 * :mod:`.write`: ``report``: everything computed first, then written into the output folder at once.
+* :mod:`.order`, :mod:`.calibration`, :mod:`.write_paper`, :mod:`.plots_paper`: the AFP/tau paper's analyses
+  (by domain, by reasoning stage, Sudoku fill order, calibration, knee, AR baseline, repetition loops).
 
 See ``docs/report.md`` for the definitions.
 """

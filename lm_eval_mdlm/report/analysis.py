@@ -44,7 +44,8 @@ def summary_rows(runs: Sequence[TaskRun]) -> list[dict[str, Any]]:
              "samples": r.metrics.get("samples"), "score_key": r.score_key, "source": r.source} for r in runs]
 
 
-def _split(runs: Sequence[TaskRun], correct_at: float) -> dict[str, Any]:
+def correctness_split(runs: Sequence[TaskRun], correct_at: float) -> dict[str, Any]:
+    """Counts and AFP/tau means of the correct and the incorrect samples of ``runs`` (pooled)."""
     groups: dict[bool, list] = {True: [], False: []}
     for run in runs:
         for sample in run.samples.values():
@@ -66,9 +67,10 @@ def correctness_rows(runs: Sequence[TaskRun], correct_at: float = 0.5) -> list[d
         if any(s.score is not None for s in run.samples.values()):
             by_task[(run.model, run.task)].append(run)
             rows.append({"model": run.model, "task": run.task, "setting": run.setting.label,
-                         **_split([run], correct_at)})
+                         **correctness_split([run], correct_at)})
     for (model, task), members in sorted(by_task.items()):
-        rows.append({"model": model, "task": task, "setting": "(all settings)", **_split(members, correct_at)})
+        rows.append({"model": model, "task": task, "setting": "(all settings)",
+                     **correctness_split(members, correct_at)})
     return rows
 
 

@@ -26,6 +26,7 @@ from lm_eval_mdlm.report import ReportError
 from lm_eval_mdlm.report.settings import Setting, infer_primary, setting_of
 
 TRACE_COLUMNS = ("nfe", "tokens_per_step", "afp", "kendall_tau")
+AUTOREGRESSIVE = Setting("autoregressive", None, None, (("AFP, tau", "1 by construction"),))
 _NOT_SCORES = {"alias", "name", "sample_len", "samples"}
 
 
@@ -40,6 +41,10 @@ class Sample:
     kendall_tau: float | None = None
     nfe: float | None = None
     steps: list[int] | None = None  # finalization step of each answer position (first trace record)
+    confidence: list[float] | None = None  # commit confidence of each answer position (first trace record)
+    response: str | None = None  # the model's answer as lm-eval logged it (``resps``), before filters
+    doc: dict[str, Any] | None = None  # the task's document (``--log_samples``)
+    target: Any = None
 
 
 @dataclass
@@ -55,6 +60,7 @@ class TaskRun:
     score_key: str = "score,none"
     source: str = ""
     date: str = ""
+    autoregressive: bool = False  # a non-mdlm (e.g. --model hf) run: AFP = tau = 1 by construction
 
 
 def _number(value: Any) -> float | None:
@@ -194,7 +200,9 @@ def _samples(task: str, folder: Path, date: str, records: list[dict[str, Any]],
         for name in TRACE_COLUMNS:
             values = [v for v in (_number(m.get(name)) for m in metrics) if v is not None]
             means[name] = sum(values) / len(values) if values else None
-        out[doc_id] = Sample(doc_id, steps=[int(s) for s in recs[0].get("finalization_steps") or []], **means)
+        confidence = recs[0].get("commit_confidence")
+        out[doc_id] = Sample(doc_id, steps=[int(s) for s in recs[0].get("finalization_steps") or []],
+                             confidence=[float(c) for c in confidence] if confidence is not None else None, **means)
     path = folder / f"samples_{task}_{date}.jsonl"
     if path.exists():
         name, _, filter_name = score_key.partition(",")
@@ -203,10 +211,19 @@ def _samples(task: str, folder: Path, date: str, records: list[dict[str, Any]],
                 continue
             sample = out.setdefault(int(row["doc_id"]), Sample(int(row["doc_id"])))
             sample.score = _number(row.get(name))
+            sample.response, sample.doc, sample.target = _first_response(row), row.get("doc"), row.get("target")
             for column in TRACE_COLUMNS:
                 if _number(row.get(column)) is not None:
                     setattr(sample, column, _number(row.get(column)))
     return out
+
+
+def _first_response(row: Mapping[str, Any]) -> str | None:
+    """The first generated string of a ``--log_samples`` row (``resps`` is [[text], ...] for generation)."""
+    resps = row.get("resps")
+    while isinstance(resps, list) and resps:
+        resps = resps[0]
+    return resps if isinstance(resps, str) else None
 
 
 def _model_label(data: Mapping[str, Any]) -> str:
@@ -220,10 +237,7 @@ def read_results_file(path: Path, metric: str = "score",
     data = _read_json(path)
     config = data["config"]
     if not isinstance(config.get("mdlm"), dict):
-        raise ReportError(
-            f"{path} was written by --model {config.get('model')!r}, not --model mdlm: the report needs the "
-            "decoding config and traces that only mdlm runs record. Move that file out of the folder, or "
-            "point report at the mdlm runs only.")
+        return read_autoregressive_file(path, data, metric, tasks)
     date = path.stem.removeprefix("results_")
     trace_path = path.parent / f"mdlm_traces_{date}.jsonl"
     records = _read_jsonl(trace_path) if trace_path.exists() else []
@@ -243,6 +257,35 @@ def read_results_file(path: Path, metric: str = "score",
                             score=_number(entry.get(score_key)), metrics=metrics,
                             samples=_samples(task, path.parent, date, task_records, score_key),
                             score_key=score_key, source=str(path), date=date))
+    return runs
+
+
+def read_autoregressive_file(path: Path, data: Mapping[str, Any], metric: str,
+                             tasks: Sequence[str] | None) -> list[TaskRun]:
+    """The task runs of a results file of any other lm-eval model (``--model hf``, vllm, ...): AR rows.
+
+    An autoregressive model finalizes one token per forward, left to right, so AFP = 1 and tau = 1 *by
+    construction* (not measured: there are no traces); the rows are marked ``autoregressive``.
+    """
+    config = data["config"]
+    args = config.get("model_args") or "?"
+    if isinstance(args, dict):  # lm-eval >= 0.4.10 records the parsed model_args
+        args = ",".join(f"{k}={v}" for k, v in args.items())
+    model = f"{config.get('model')}: {args}"
+    date = path.stem.removeprefix("results_")
+    runs = []
+    for task in leaf_tasks(data):
+        if tasks is not None and task not in tasks:
+            continue
+        score_key = resolve_score_key(task, data["results"][task], metric, path)
+        samples = _samples(task, path.parent, date, [], score_key)
+        for sample in samples.values():
+            sample.afp, sample.kendall_tau = 1.0, 1.0
+        count = _number((data.get("n-samples") or {}).get(task, {}).get("effective"))
+        runs.append(TaskRun(model=model, task=task, setting=AUTOREGRESSIVE, score=_number(
+            data["results"][task].get(score_key)), metrics={"nfe": None, "tokens_per_step": 1.0, "afp": 1.0,
+                                                             "kendall_tau": 1.0, "samples": count},
+            samples=samples, score_key=score_key, source=str(path), date=date, autoregressive=True))
     return runs
 
 

@@ -26,6 +26,8 @@ from lm_eval_mdlm.report import ReportError
 from lm_eval_mdlm.report.analysis import (PBX_LEVELS, check_same_tasks, correctness_rows, oracle_rows,
                                           pbx_rows, setting_means, summary_rows)
 from lm_eval_mdlm.report.load import TaskRun, load_runs
+from lm_eval_mdlm.report.order import QUANTILES
+from lm_eval_mdlm.report.write_paper import paper_markdown, paper_plots, paper_tables
 
 MAX_HEATMAP_PANELS = 9
 
@@ -39,9 +41,9 @@ class Report:
     notes: list[str]
 
 
-def _cell(value: Any, kind: str = "") -> str:
+def _cell(value: Any, kind: str = "", missing: str = "–") -> str:
     if value is None:
-        return "–"
+        return missing
     if isinstance(value, float) and kind == "int":
         return f"{value:.0f}"
     if isinstance(value, float):
@@ -51,13 +53,14 @@ def _cell(value: Any, kind: str = "") -> str:
     return str(value).replace("|", "\\|")
 
 
-def _markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str, str]]) -> str:
+def _markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str, str]],
+                    missing: str = "–") -> str:
     """``columns``: (key, header, kind); kind "pct" (a fraction shown in %), "pct1" (already in %),
-    "tau" (3 decimals), "int", or "" (2 decimals)."""
+    "tau" (3 decimals), "int", or "" (2 decimals); ``missing``: what an undefined value shows."""
     if not rows:
         return "(none)\n"
     lines = ["| " + " | ".join(h for _, h, _ in columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_cell(row.get(k), kind) for k, _, kind in columns) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(row.get(k), kind, missing) for k, _, kind in columns) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -166,7 +169,7 @@ def _heatmap(runs: Sequence[TaskRun], sample: str | None, notes: list[str]) -> d
 
 
 def _markdown(folders: Sequence[str | Path], runs: Sequence[TaskRun], tables: dict[str, list[dict[str, Any]]],
-              images: Sequence[str], notes: Sequence[str], correct_at: float) -> str:
+              images: Sequence[str], notes: Sequence[str], correct_at: float, quantiles: int) -> str:
     parts = ["# lm-eval-mdlm report\n",
              f"Read {len({r.source for r in runs})} results file(s) under {', '.join(map(str, folders))}: "
              f"{len({r.model for r in runs})} model(s), {len({r.task for r in runs})} task(s), "
@@ -195,6 +198,7 @@ def _markdown(folders: Sequence[str | Path], runs: Sequence[TaskRun], tables: di
               _markdown_table(tables["oracle"], [
                   ("model", "model", ""), ("task", "task", ""), ("family", "family", ""), ("score", "score %", "pct"),
                   ("tokens_per_step", "tokens/step", ""), ("samples", "samples", ""), ("picks", "chosen", "")])]
+    parts.append(paper_markdown(tables, quantiles, _markdown_table))
     if images:
         parts.append("\n## Plots\n\n" + "".join(f"![{name}]({name})\n\n" for name in images))
     return "".join(parts)
@@ -229,7 +233,7 @@ def _write_folder(out: Path, files: dict[str, bytes], inputs: Sequence[str | Pat
 
 def build_report(folders: Sequence[str | Path], out: str | Path | None = None, metric: str = "score",
                  tasks: Sequence[str] | None = None, correct_at: float = 0.5, sample: str | None = None,
-                 plots: bool = True) -> Report:
+                 plots: bool = True, quantiles: int = QUANTILES) -> Report:
     """Read the runs under ``folders`` and write report.md, CSV tables and PNG plots into ``out``."""
     if not folders:
         raise ReportError("give at least one folder of lm-eval results.")
@@ -239,18 +243,23 @@ def build_report(folders: Sequence[str | Path], out: str | Path | None = None, m
         require_matplotlib()
     out_path = Path(out) if out is not None else Path(folders[0]) / "report"
     runs, notes = load_runs(folders, metric=metric, tasks=tasks, skip=[out_path])
+    if quantiles < 1:
+        raise ReportError(f"--quantiles {quantiles} is invalid: give an integer >= 1 (default {QUANTILES}).")
     check_same_tasks(runs)
     oracles = oracle_rows(runs)
     tables = {"summary": summary_rows(runs), "correctness": correctness_rows(runs, correct_at),
               "pbx": pbx_rows(runs, PBX_LEVELS), "oracle": oracles}
+    extra, diagrams = paper_tables(runs, correct_at, quantiles)
+    tables.update(extra)
     images: dict[str, bytes] = {}
     if plots:
         images.update(_speed_plots(runs, oracles))
         images.update(_scatter_plot(runs, correct_at))
         images.update(_heatmap(runs, sample, notes))
+        images.update(paper_plots(runs, tables, diagrams, quantiles))
     files = {f"{name}.csv": _csv(rows) for name, rows in tables.items()}
     files.update(images)
-    files["report.md"] = _markdown(folders, runs, tables, sorted(images), notes, correct_at).encode()
+    files["report.md"] = _markdown(folders, runs, tables, sorted(images), notes, correct_at, quantiles).encode()
     _write_folder(out_path, files, folders)
     return Report(out=out_path, files=sorted(files), notes=notes)
 
@@ -269,11 +278,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--correct_at", type=float, default=0.5,
                         help="a sample is correct when its score >= this (default 0.5)")
     parser.add_argument("--sample", help="TASK:DOC_ID for the decoding-order heat map (default: first task)")
+    parser.add_argument("--quantiles", type=int, default=QUANTILES,
+                        help=f"answer-position ranges of the reasoning-stage analysis (default {QUANTILES})")
     parser.add_argument("--no_plots", action="store_true", help="tables only (no matplotlib needed)")
     args = parser.parse_args(argv)
     try:
         report = build_report(args.folders, out=args.out, metric=args.metric, tasks=args.tasks,
-                              correct_at=args.correct_at, sample=args.sample, plots=not args.no_plots)
+                              correct_at=args.correct_at, sample=args.sample, plots=not args.no_plots,
+                              quantiles=args.quantiles)
     except ReportError as exc:
         print(f"lm-eval-mdlm report: error: {exc}", file=sys.stderr)
         return 2
