@@ -29,6 +29,11 @@ class ParallelBenchDataError(RuntimeError):
     """The task's data cannot be loaded; the message names the dataset and the ways out."""
 
 
+def scoring_mode(metadata: Mapping[str, Any] | None) -> str:
+    """The task's ``scoring`` setting (``official`` unless ``--metadata`` says ``corrected``)."""
+    return str((metadata or {}).get("scoring") or "official")
+
+
 def data_dir(metadata: Mapping[str, Any] | None) -> str | None:
     """The local copy of the official release, from ``--metadata`` or the environment (or None)."""
     value = (metadata or {}).get("parallelbench_data_dir") or os.environ.get(ENV_DATA_DIR)
@@ -60,7 +65,8 @@ def load_official(spec: TaskSpec, metadata: Mapping[str, Any] | None = None) -> 
                 f"{spec.task_id}: parallelbench_data_dir={local!r} has no {spec.local_file}; point it at a copy "
                 "of the official release (the folder holding waiting_line/, puzzle/, ...), or unset it to use "
                 f"the hub dataset {HUB_DATASET}.")
-        return records_to_docs(spec, _read_jsonl(path)), f"official release, local copy {path}"
+        return (records_to_docs(spec, _read_jsonl(path), scoring=scoring_mode(metadata)),
+                f"official release, local copy {path}")
     try:
         import datasets
 
@@ -71,11 +77,12 @@ def load_official(spec: TaskSpec, metadata: Mapping[str, Any] | None = None) -> 
             f"{spec.task_id}: could not load the official ParallelBench data, Hugging Face hub dataset "
             f"'{HUB_DATASET}' (config '{spec.hub_config}', split 'test'): {type(exc).__name__}: {cause}. "
             + _offline_hint(spec)) from exc
-    return (records_to_docs(spec, list(rows), json_columns=True),
+    return (records_to_docs(spec, list(rows), json_columns=True, scoring=scoring_mode(metadata)),
             f"official release, hub dataset {HUB_DATASET} (config {spec.hub_config}, split test)")
 
 
-def load_generated(spec: TaskSpec, params: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str]:
+def load_generated(spec: TaskSpec, params: Mapping[str, Any],
+                   metadata: Mapping[str, Any] | None = None) -> tuple[list[dict[str, Any]], str]:
     """(documents, description) of our offline generator for ``spec`` with ``params``."""
     unknown = sorted(set(params) - set(_GENERATOR_KEYS))
     if unknown:
@@ -86,7 +93,8 @@ def load_generated(spec: TaskSpec, params: Mapping[str, Any]) -> tuple[list[dict
         kwargs["lengths"] = tuple(kwargs["lengths"])
     records = generate(spec.task_id, **kwargs)
     shown = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
-    return records_to_docs(spec, records), f"generated offline by lm_eval_mdlm.tasks.generate ({shown or 'defaults'})"
+    where = f"generated offline by lm_eval_mdlm.tasks.generate ({shown or 'defaults'})"
+    return records_to_docs(spec, records, scoring=scoring_mode(metadata)), where
 
 
 def load_docs(dataset_kwargs: Mapping[str, Any] | None,
@@ -107,5 +115,5 @@ def load_docs(dataset_kwargs: Mapping[str, Any] | None,
             raise ValueError(f"{spec.task_id}: generator options {sorted(kwargs)} cannot apply to official data.")
         docs, where = load_official(spec, metadata)
     else:
-        docs, where = load_generated(spec, kwargs)
+        docs, where = load_generated(spec, kwargs, metadata)
     return spec, docs, where
