@@ -47,12 +47,14 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def _offline_hint(spec: TaskSpec) -> str:
     hint = (f"To run without the hub, set ${ENV_DATA_DIR} (or --metadata '{{\"parallelbench_data_dir\": \"...\"}}') "
-            "to a local copy of the official release (folders waiting_line/, paraphrase_summarize/, "
-            "words_to_sentence/, puzzle/)")
+            "to a local copy of the official release (folders waiting_line/, waiting_line_n15/, "
+            "paraphrase_summarize/, words_to_sentence/, puzzle/)")
     if spec.category == "text_writing" and not spec.op.startswith("words_to_sentence"):
         return hint + "; this task has no offline-generated variant."
-    return (hint + f", or run the offline-generated variant parallelbench_{spec.category}_{spec.op}_gen, which "
-            "uses different data under a different name.")
+    generated = (f"parallelbench_waiting_line_{spec.op}_gen_n15" if spec.category == "waiting_line_n15"
+                 else f"parallelbench_{spec.category}_{spec.op}_gen")
+    return (hint + f", or run the offline-generated variant {generated}, which uses different data under a "
+            "different name.")
 
 
 def load_official(spec: TaskSpec, metadata: Mapping[str, Any] | None = None) -> tuple[list[dict[str, Any]], str]:
@@ -62,9 +64,9 @@ def load_official(spec: TaskSpec, metadata: Mapping[str, Any] | None = None) -> 
         path = Path(local) / str(spec.local_file)
         if not path.is_file():
             raise ParallelBenchDataError(
-                f"{spec.task_id}: parallelbench_data_dir={local!r} has no {spec.local_file}; point it at a copy "
-                "of the official release (the folder holding waiting_line/, puzzle/, ...), or unset it to use "
-                f"the hub dataset {HUB_DATASET}.")
+                f"{spec.task_id}: parallelbench_data_dir={local!r} has no {spec.local_file} (missing file {path}); "
+                "point it at a copy of the official release (the folder holding waiting_line/, puzzle/, ...), or "
+                f"unset it to use the hub dataset {HUB_DATASET}.")
         return (records_to_docs(spec, _read_jsonl(path), scoring=scoring_mode(metadata)),
                 f"official release, local copy {path}")
     try:
