@@ -133,6 +133,8 @@ def test_scoring_setting_is_validated_and_read_from_metadata():
     assert ScoringSettings.from_metadata({"scoring": "corrected"}).scoring == "corrected"
     with pytest.raises(ValueError, match="scoring='exact' is not a ParallelBench scoring mode; use 'official'"):
         ScoringSettings.from_metadata({"scoring": "exact"})
+    with pytest.raises(ValueError, match="scoring='strict' is unknown; use one of official, corrected"):
+        score_answer("exact", "[A]", {"answer": ["A"]}, scoring="strict")
 
 
 def _load(name: str, **metadata: str):

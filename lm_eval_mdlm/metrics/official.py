@@ -153,6 +153,7 @@ def latin_square(prediction: str, symbols: Sequence[str]) -> tuple[float, float]
 
 
 def parse_sudoku_loose(text: str, size: int) -> list[list[int]] | None:
+    """The official loose grid reading (module docstring); None unless exactly ``size`` rows are found."""
     lines = [line.strip() for line in text.strip().replace(" ", "").replace(",", "").split("\n")]
     rows = [[int(d) for d in _DIGIT.findall(line)] for line in lines if line]
     rows = [row for row in rows if len(row) == size]
@@ -160,6 +161,7 @@ def parse_sudoku_loose(text: str, size: int) -> list[list[int]] | None:
 
 
 def parse_sudoku_strict(text: str, size: int) -> list[list[int]] | None:
+    """The official strict grid reading: exactly ``size`` non-blank lines of ``size`` digits, else None."""
     lines = [line.strip() for line in text.strip().split("\n") if line.strip()]
     if len(lines) != size or any(len(line) != size or not line.isdecimal() for line in lines):
         return None

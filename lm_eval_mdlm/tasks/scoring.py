@@ -110,12 +110,12 @@ def corrected_score(scorer: str, prediction: str, reference: Mapping[str, Any]) 
     return puzzles.sudoku_matches(prediction, reference["solution"])
 
 
-def _official_format(scorer: str, prediction: str) -> bool:
+def _official_format(scorer: str, prediction: str, reference: Mapping[str, Any]) -> bool:
     """Whether the answer is written exactly in the official strict format (corrected ``score_strict``)."""
     if scorer == "latin_square":
         return True
     if scorer == "sudoku":
-        return official.parse_sudoku_strict(prediction, 4) is not None
+        return official.parse_sudoku_strict(prediction, len(reference["solution"].split())) is not None
     strict = official.parse_strict(prediction)
     return strict is not None and strict == lists.parse_list(prediction)
 
@@ -124,12 +124,14 @@ def score_answer(scorer: str, prediction: str, reference: Mapping[str, Any],
                  grammar: GrammarChecker | None = None, bertscore: text.BertScore | None = None,
                  scoring: str = "official") -> dict[str, float]:
     """The task metrics of one answer (``reference`` as built by :mod:`lm_eval_mdlm.tasks.records`)."""
+    if scoring not in SCORING_MODES:
+        raise ValueError(f"scoring={scoring!r} is unknown; use one of {', '.join(SCORING_MODES)}.")
     if scorer in VALIDITY_SCORERS:
         if scoring == "official":
             score, strict = official_scores(scorer, prediction, reference)
         else:
             score = corrected_score(scorer, prediction, reference)
-            strict = float(score == 1.0 and _official_format(scorer, prediction))
+            strict = float(score == 1.0 and _official_format(scorer, prediction, reference))
         return {"score": score, "score_strict": strict}
     if scorer not in GRAMMAR_SCORERS:
         raise ValueError(f"unknown scorer {scorer!r}; known: {', '.join(TASK_METRICS)}.")
