@@ -24,6 +24,7 @@ CACHE_MODES = ("none", "prefix", "dual")
 SCORES = ("confidence", "margin", "entropy", "random", "left_to_right")
 # Scores that are probabilities in [0, 1] and can therefore be compared with a threshold.
 PROBABILITY_SCORES = ("confidence", "margin")
+FACTOR_RULES = ("formula", "fastdllm")
 
 # lm-eval / HF generation keys we accept in gen_kwargs besides our own fields.
 _HF_KEYS = ("until", "max_gen_toks", "do_sample", "max_new_tokens")
@@ -59,6 +60,9 @@ class DecodeConfig:
     """threshold: commit every masked position whose score >= threshold; if none, the single best."""
     factor: float = 1.0
     """factor: commit the largest n with (n + 1)(1 - c_(n)) < factor over descending scores c."""
+    factor_rule: str = "formula"
+    """factor: ``formula`` (the paper's bound, above) or ``fastdllm`` (Fast-dLLM's code: c_(n) >=
+    1 - factor / (n + 1), and when only the last of the n candidates fails, all n are committed)."""
     block_length: int | None = None
     """Semi-autoregressive blocks decoded left to right; the strategy acts inside the current block.
     ``None`` = one block. A length that does not divide the answer leaves a shorter last block.
@@ -119,6 +123,7 @@ class DecodeConfig:
                               "(e.g. threshold=0.9).")
         if not self.factor > 0.0:
             raise ConfigError(f"factor={self.factor!r} is invalid: it must be > 0 (e.g. factor=1.0).")
+        _check_choice("factor_rule", self.factor_rule, FACTOR_RULES)
         if self.block_length is not None and (not _is_int(self.block_length) or self.block_length < 1):
             raise ConfigError(f"block_length={self.block_length!r} is invalid: it must be an integer >= 1 "
                               "(e.g. block_length=32), or leave it out for a single block.")

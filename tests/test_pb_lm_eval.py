@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 GROUPS = ["parallelbench", "parallelbench_waiting_line", "parallelbench_text_writing", "parallelbench_puzzles",
           "parallelbench_list_ops", "parallelbench_gen", "parallelbench_waiting_line_gen",
           "parallelbench_waiting_line_gen_n15", "parallelbench_puzzles_gen", "parallelbench_text_writing_gen",
-          "parallelbench_list_ops_gen_n15"]
+          "parallelbench_list_ops_gen_n15", "parallelbench_waiting_line_n15"]
 OFFICIAL_NAMES = [f"parallelbench_{t.replace('/', '_')}" for t in OFFICIAL_TASKS]
 OFFLINE_ENV = {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 

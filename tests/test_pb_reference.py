@@ -60,35 +60,38 @@ def _answer(answer):
     return answer if isinstance(answer, str) else answer["example"]
 
 
+@pytest.mark.parametrize("scoring", ["official", "corrected"])
 @pytest.mark.parametrize("task_id", [t for t in OFFICIAL_TASKS if SPECS[t].scorer in ANSWER_SCORED])
-def test_reference_answers_score_100_percent(task_id):
+def test_reference_answers_score_100_percent(task_id, scoring):
     spec = SPECS[task_id]
-    docs, _ = sources.load_official(spec, {"parallelbench_data_dir": str(REFERENCE)})
+    docs, _ = sources.load_official(spec, {"parallelbench_data_dir": str(REFERENCE), "scoring": scoring})
     rows = _rows(spec)
-    scores = [score_answer(spec.scorer, _answer(row["answer"]), json.loads(doc["reference"]))["score"]
+    scores = [score_answer(spec.scorer, _answer(row["answer"]), json.loads(doc["reference"]), scoring=scoring)
               for doc, row in zip(docs, rows)]
-    assert sum(scores) == len(rows)
+    assert sum(s["score"] for s in scores) == len(rows)
+    assert sum(s["score_strict"] for s in scores) == len(rows)  # the labels are in the exact official format
     # the one-shot examples' answers are valid too
     zero_shot = dataclasses.replace(spec, shots=0)
     for row in rows:
         for example in row["input"]["icl_examples"]:
             doc = records.record_to_doc(zero_shot, example, 0)
-            assert score_answer(spec.scorer, _answer(example["answer"]), json.loads(doc["reference"]))["score"] == 1.0
+            reference = json.loads(doc["reference"])
+            assert score_answer(spec.scorer, _answer(example["answer"]), reference, scoring=scoring)["score"] == 1.0
 
 
-def test_sort_is_scored_by_last_name_not_by_the_official_labels():
+def test_corrected_sort_is_scored_by_last_name_not_by_the_official_labels():
     spec = SPECS["waiting_line/sort"]
-    docs, _ = sources.load_official(spec, {"parallelbench_data_dir": str(REFERENCE)})
+    docs, _ = sources.load_official(spec, {"parallelbench_data_dir": str(REFERENCE), "scoring": "corrected"})
     rows = _rows(spec)
     # The first sample (paper Table 3): the official label is sorted by first name.
     first = json.loads(docs[0]["reference"])["items"]
     assert first == ["David Lewis", "Patrick Tran", "Sean Diaz"]
     assert rows[0]["answer"] == '["David Lewis", "Patrick Tran", "Sean Diaz"]'
-    assert score_answer("sort", rows[0]["answer"], {"items": first})["score"] == 0.0
+    assert score_answer("sort", rows[0]["answer"], {"items": first}, scoring="corrected")["score"] == 0.0
     assert docs[0]["target"] == '["Sean Diaz", "David Lewis", "Patrick Tran"]'
-    assert score_answer("sort", docs[0]["target"], {"items": first})["score"] == 1.0
+    assert score_answer("sort", docs[0]["target"], {"items": first}, scoring="corrected")["score"] == 1.0
     # Every official label is the whole-name order, so it scores only where that equals last-name order.
-    official = [score_answer("sort", row["answer"], json.loads(doc["reference"]))["score"]
+    official = [score_answer("sort", row["answer"], json.loads(doc["reference"]), scoring="corrected")["score"]
                 for doc, row in zip(docs, rows)]
     for row, value in zip(rows, official):
         items = lists.parse_list(row["input"]["context"])
@@ -96,10 +99,24 @@ def test_sort_is_scored_by_last_name_not_by_the_official_labels():
         assert value == float(sorted(items) == lists.sort_by_last_name(sorted(items)))
     assert sum(official) < 50
     # Our targets and one-shot answers follow the prompt.
-    assert all(score_answer("sort", d["target"], json.loads(d["reference"]))["score"] == 1.0 for d in docs)
+    assert all(score_answer("sort", d["target"], json.loads(d["reference"]), scoring="corrected")["score"] == 1.0
+               for d in docs)
     for doc in docs:
         shot_items = lists.parse_list(doc["shots"][0]["prompt"])
         assert lists.parse_list(doc["shots"][0]["target"]) == lists.sort_by_last_name(shot_items)
+
+
+def test_official_sort_uses_the_official_labels_for_targets_shots_and_scores():
+    spec = SPECS["waiting_line/sort"]
+    docs, _ = sources.load_official(spec, {"parallelbench_data_dir": str(REFERENCE)})
+    rows = _rows(spec)
+    assert [doc["target"] for doc in docs] == [row["answer"] for row in rows]
+    assert [doc["shots"][0]["target"] for doc in docs] == [row["input"]["icl_examples"][0]["answer"] for row in rows]
+    for doc, row in zip(docs, rows):
+        reference = json.loads(doc["reference"])
+        assert score_answer("sort", row["answer"], reference) == {"score": 1.0, "score_strict": 1.0}
+        by_last_name = lists.format_list(lists.sort_by_last_name(reference["items"]))
+        assert score_answer("sort", by_last_name, reference)["score"] == float(by_last_name == row["answer"])
 
 
 def test_text_writing_references():

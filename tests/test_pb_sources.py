@@ -49,7 +49,7 @@ def test_hub_rows_become_documents():
     assert json.loads(sudoku["reference"]) == {"solution": "1342\n2431\n4123\n3214"}
 
     copy = record_to_doc(SPECS["waiting_line/copy"], COPY, 0, json_columns=True)
-    assert json.loads(copy["reference"]) == {"answer": ["A B", "C D"]}
+    assert json.loads(copy["reference"]) == {"answer": ["A B", "C D"], "label": '["A B", "C D"]'}
 
 
 def test_a_record_that_does_not_fit_is_a_clear_error():

@@ -115,17 +115,33 @@ def select_threshold(scores: torch.Tensor, candidates: torch.Tensor, threshold: 
     return torch.where(above.any(-1, keepdim=True), above, fallback)
 
 
-def select_factor(scores: torch.Tensor, candidates: torch.Tensor, factor: float) -> torch.Tensor:
-    """Commit the n best candidates for the largest n with (n + 1)(1 − c_(n)) < factor, n >= 1.
+def select_factor(scores: torch.Tensor, candidates: torch.Tensor, factor: float,
+                  rule: str = "formula") -> torch.Tensor:
+    """Fast-dLLM's factor rule over descending scores c_(1) >= c_(2) >= ... of each row's candidates.
 
-    Fast-dLLM's factor rule: with scores c_(1) >= c_(2) >= ..., the left side grows with n, so the
-    admissible n form a prefix; its length is the quota.
+    ``formula`` (Wu et al. 2025, Fast-dLLM, Thm. 2): commit the n best for the largest n with
+    (n + 1)(1 − c_(n)) < factor, n >= 1; the left side grows with n, so the admissible n form a prefix.
+    ``fastdllm`` (Fast-dLLM's ``get_transfer_index_dynamic``): rank n >= 2 passes when c_(n) >=
+    1 - factor / (n + 1) (float64, the bound computed as the code does), rank 1 always passes; the n
+    before the first failing rank are committed, except that when only the last candidate fails, all
+    are (the code's ``top_i == len(threshs) - 1`` branch), so e.g. two candidates always both commit.
     """
     masked = scores.masked_fill(~candidates, float("-inf"))
     ordered = torch.sort(masked, dim=-1, descending=True, stable=True).values
     n = torch.arange(1, ordered.shape[-1] + 1, device=ordered.device, dtype=torch.float64)
-    ok = (n + 1) * (1 - ordered) < factor
-    quota = ok.long().cumprod(-1).sum(-1).clamp_min(1)
+    if rule == "formula":
+        quota = ((n + 1) * (1 - ordered) < factor).long().cumprod(-1).sum(-1).clamp_min(1)
+        return select_topk(scores, candidates, quota)
+    if rule != "fastdllm":
+        raise ValueError(f"factor rule {rule!r} is unknown; valid: formula, fastdllm.")
+    # tensor / tensor is IEEE division; torch evaluates scalar / tensor as scalar * (1 / tensor), which
+    # is one ulp off Python's factor / (n + 1) for some n (e.g. 3 / 5) and would flip exact ties
+    bound = 1 - torch.full_like(n, factor) / (n + 1)
+    passes = ordered.to(torch.float64) >= bound
+    passes[..., 0] = True
+    prefix = passes.long().cumprod(-1).sum(-1)
+    count = candidates.sum(-1)
+    quota = torch.where(prefix >= count - 1, count, prefix)
     return select_topk(scores, candidates, quota)
 
 

@@ -75,7 +75,7 @@ class Sampler:
         if cfg.strategy == "threshold":
             return Decision(select_threshold(scores, ctx.candidates, cfg.threshold))
         if cfg.strategy == "factor":
-            return Decision(select_factor(scores, ctx.candidates, cfg.factor))
+            return Decision(select_factor(scores, ctx.candidates, cfg.factor, cfg.factor_rule))
         quota = ctx.schedule.quota(ctx.block, ctx.step_in_block, ctx.phase)
         return Decision(select_topk(scores, ctx.candidates, quota))
 

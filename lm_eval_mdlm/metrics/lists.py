@@ -1,4 +1,7 @@
-"""List validators for ParallelBench's Waiting Line and the synthetic list operations (paper §4, §5).
+"""List validators for ParallelBench's Waiting Line and list operations: the ``scoring: corrected`` rules.
+
+The official rules, quirks included, are in :mod:`lm_eval_mdlm.metrics.official`; these are ours,
+and docs/parallelbench.md lists every rule where the two differ.
 
 Every validator takes the model's raw answer text and returns 1.0 (valid) or 0.0. The answer must
 contain one bracketed list, ``[...]``; items are comma separated and may be double quoted (Waiting
@@ -32,8 +35,8 @@ _QUOTES = "\"'\u201c\u201d"
 def parse_list(text: str) -> list[str] | None:
     """The items of the last ``[...]`` list in ``text``; None if no opened-and-closed list exists.
 
-    Items are stripped of whitespace and one layer of (straight or typographic) double quotes; an
-    empty list ``[]`` gives ``[]``.
+    Items are stripped of whitespace and one layer of (straight, single or typographic) quotes; an
+    empty list ``[]`` gives ``[]`` and a trailing comma (``["A", "B",]``) adds no empty item.
     """
     start = text.rfind("[")
     if start < 0:
@@ -44,7 +47,10 @@ def parse_list(text: str) -> list[str] | None:
     body = text[start + 1:end].strip()
     if not body:
         return []
-    return [_unquote(item) for item in body.split(",")]
+    pieces = body.split(",")
+    if len(pieces) > 1 and not pieces[-1].strip():  # a trailing comma, '["A", "B",]', ends no item
+        pieces.pop()
+    return [_unquote(item) for item in pieces]
 
 
 def _unquote(item: str) -> str:

@@ -1,12 +1,17 @@
-"""Puzzle validators for ParallelBench's Latin Square and Sudoku (paper §5 "Puzzles", Table 3).
+"""Puzzle validators for ParallelBench's Latin Square and Sudoku: the ``scoring: corrected`` rules.
+
+(Paper §5 "Puzzles", Table 3; the official rules, quirks included, are in
+:mod:`lm_eval_mdlm.metrics.official`.)
 
 * Latin square: any n x n grid over the given n symbols in which every row and every column holds
-  each symbol once is correct (many solutions, C(Y|X) > 0 in the paper's terms). The answer is CSV:
-  one row per line, cells separated by commas. Lines without a comma (a preamble such as "Here it
-  is:") are skipped and lines after the n-th row are ignored, as the official scorer ignores lines
-  that are not rows.
+  each symbol once is correct (many solutions, C(Y|X) > 0 in the paper's terms). The answer is CSV,
+  one row per line. The grid starts at the first line that is a row (exactly n comma-separated
+  cells, each one of the symbols), so prose or a ``c1,c2,c3,c4`` header above it is skipped; the
+  n-1 non-blank lines after it must be rows too; lines after the grid are ignored.
 * Sudoku (4 x 4, 2 x 2 boxes): the answer must equal the puzzle's unique solution (C(Y|X) = 0).
-  Rows are lines of n digits; spaces, commas and ``|`` between digits are tolerated.
+  Rows are the lines made only of digits once spaces, tabs, commas, ``|``, brackets and a final
+  ``.`` are removed; there must be exactly n of them (a grid followed by more digit rows is not an
+  exact match), each of n digits. Prose lines, even with digits, are not rows.
 
 :func:`count_solutions` is also what the offline generator uses to guarantee a unique solution.
 """
@@ -19,31 +24,40 @@ from collections.abc import Sequence
 Grid = list[list[int]]
 
 
-def parse_latin_square(text: str, size: int) -> list[list[str]] | None:
-    """The first ``size`` comma-separated lines of ``text`` as cells; None if there are fewer."""
-    rows = [[cell.strip() for cell in line.split(",")] for line in text.splitlines() if "," in line]
-    return rows[:size] if len(rows) >= size else None
+def parse_latin_square(text: str, symbols: Sequence[str]) -> list[list[str]] | None:
+    """The n x n grid of ``text`` (n = len(symbols), see the module docstring); None if there is none."""
+    wanted, size = set(symbols), len(symbols)
+    lines = [[cell.strip() for cell in line.split(",")] for line in text.splitlines() if line.strip()]
+
+    def is_row(cells: list[str]) -> bool:
+        return len(cells) == size and set(cells) <= wanted
+
+    start = next((i for i, cells in enumerate(lines) if is_row(cells)), None)
+    grid = lines[start:start + size] if start is not None else []
+    return grid if len(grid) == size and all(is_row(cells) for cells in grid) else None
 
 
 def is_latin_square(text: str, symbols: Sequence[str]) -> float:
     """1.0 if ``text`` is an n x n Latin square over exactly ``symbols`` (n = len(symbols))."""
     wanted = sorted(symbols)
-    rows = parse_latin_square(text, len(wanted))
+    rows = parse_latin_square(text, wanted)
     if rows is None:
         return 0.0
     columns = [list(column) for column in zip(*rows)]
-    lines = rows + columns
-    return float(len(columns) == len(wanted) and all(sorted(line) == wanted for line in lines))
+    return float(all(sorted(line) == wanted for line in rows + columns))
+
+
+_SEPARATORS = str.maketrans("", "", " \t,|[]")
 
 
 def parse_grid(text: str, size: int = 4) -> Grid | None:
-    """The first ``size`` lines of ``text`` that hold exactly ``size`` digits; None if fewer."""
+    """The digit rows of ``text`` (module docstring) if there are exactly ``size`` of ``size`` digits."""
     rows = []
     for line in text.splitlines():
-        cells = line.replace(" ", "").replace(",", "").replace("|", "").strip()
-        if len(cells) == size and cells.isdigit():
+        cells = line.translate(_SEPARATORS).strip().removesuffix(".")
+        if cells.isdecimal():
             rows.append([int(c) for c in cells])
-    return rows[:size] if len(rows) >= size else None
+    return rows if len(rows) == size and all(len(row) == size for row in rows) else None
 
 
 def format_grid(grid: Grid) -> str:

@@ -13,8 +13,10 @@ A *document* is flat, and the same for every task:
 * ``reference``: JSON with what the scorer needs (see :mod:`lm_eval_mdlm.tasks.scoring`).
 
 Sort is the one place where we do not trust the official labels: they (and the one-shot answers)
-are sorted by the whole name although the prompt asks for the last name. Our target and one-shot
-answer are the last-name order and the scorer applies the prompt's rule.
+are sorted by the whole name although the prompt asks for the last name. With ``scoring:
+corrected`` our target and one-shot answer are the last-name order and the scorer applies the
+prompt's rule; with ``scoring: official`` (the default) they are the record's own label, as in the
+official runs, and the label is what the answer is scored against.
 """
 
 from __future__ import annotations
@@ -81,18 +83,21 @@ def _items(fields: dict[str, Any]) -> list[str]:
     return items
 
 
-def _reference(spec: TaskSpec, fields: dict[str, Any], answer: Any) -> tuple[dict[str, Any], str]:
-    """(what the scorer needs, a correct answer text) for one input."""
+def _reference(spec: TaskSpec, fields: dict[str, Any], answer: Any,
+               scoring: str = "official") -> tuple[dict[str, Any], str]:
+    """(what the scorer needs, a correct answer text under ``scoring``) for one input."""
     scorer = spec.scorer
     if scorer == "exact":
         text = _answer_text(answer)
         expected = parse_list(text)
         if expected is None:
             raise RecordError(f"{spec.task_id}: answer {text!r} is not a bracketed list.")
-        return {"answer": expected}, text
+        return {"answer": expected, "label": text}, text
     if scorer == "sort":
-        items = _items(fields)
-        return {"items": items}, format_list(sort_by_last_name(items), quoted='"' in fields["context"])
+        items, label = _items(fields), _answer_text(answer)
+        if scoring == "official":
+            return {"items": items, "label": label}, label
+        return {"items": items, "label": label}, format_list(sort_by_last_name(items), quoted='"' in fields["context"])
     if scorer in ("shuffle", "remove_random"):
         return {"items": _items(fields)}, _answer_text(answer)
     if scorer in ("insert_random", "replace_random"):
@@ -122,15 +127,16 @@ def _reference(spec: TaskSpec, fields: dict[str, Any], answer: Any) -> tuple[dic
     raise RecordError(f"{spec.task_id}: no reference builder for scorer {scorer!r}.")
 
 
-def record_to_doc(spec: TaskSpec, row: dict[str, Any], index: int, json_columns: bool = False) -> dict[str, Any]:
+def record_to_doc(spec: TaskSpec, row: dict[str, Any], index: int, json_columns: bool = False,
+                  scoring: str = "official") -> dict[str, Any]:
     """The flat lm-eval document of one record (see the module docstring)."""
     try:
         record = decode_record(row, json_columns)
         fields = record["input"]
-        reference, target = _reference(spec, fields, record["answer"])
+        reference, target = _reference(spec, fields, record["answer"], scoring)
         shots = []
         for example in (fields.get("icl_examples") or [])[:max(spec.shots, 0)]:
-            _, shot_target = _reference(spec, example["input"], example["answer"])
+            _, shot_target = _reference(spec, example["input"], example["answer"], scoring)
             shots.append({"prompt": spec.render(example["input"]), "target": shot_target})
         if len(shots) < spec.shots:
             raise RecordError(f"{spec.task_id} is {spec.shots}-shot but the record has {len(shots)} "
@@ -143,6 +149,8 @@ def record_to_doc(spec: TaskSpec, row: dict[str, Any], index: int, json_columns:
             "metadata": json.dumps(record.get("metadata") or {}, ensure_ascii=False)}
 
 
-def records_to_docs(spec: TaskSpec, rows: Iterable[dict[str, Any]], json_columns: bool = False) -> list[dict[str, Any]]:
-    """Documents of all records, in order (``json_columns``: rows in the hub's JSON-string schema)."""
-    return [record_to_doc(spec, row, i, json_columns) for i, row in enumerate(rows)]
+def records_to_docs(spec: TaskSpec, rows: Iterable[dict[str, Any]], json_columns: bool = False,
+                    scoring: str = "official") -> list[dict[str, Any]]:
+    """Documents of all records, in order (``json_columns``: rows in the hub's JSON-string schema;
+    ``scoring``: the task's scoring mode, which picks Sort's target and one-shot answer)."""
+    return [record_to_doc(spec, row, i, json_columns, scoring) for i, row in enumerate(rows)]

@@ -29,6 +29,11 @@ class ParallelBenchDataError(RuntimeError):
     """The task's data cannot be loaded; the message names the dataset and the ways out."""
 
 
+def scoring_mode(metadata: Mapping[str, Any] | None) -> str:
+    """The task's ``scoring`` setting (``official`` unless ``--metadata`` says ``corrected``)."""
+    return str((metadata or {}).get("scoring") or "official")
+
+
 def data_dir(metadata: Mapping[str, Any] | None) -> str | None:
     """The local copy of the official release, from ``--metadata`` or the environment (or None)."""
     value = (metadata or {}).get("parallelbench_data_dir") or os.environ.get(ENV_DATA_DIR)
@@ -42,12 +47,14 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def _offline_hint(spec: TaskSpec) -> str:
     hint = (f"To run without the hub, set ${ENV_DATA_DIR} (or --metadata '{{\"parallelbench_data_dir\": \"...\"}}') "
-            "to a local copy of the official release (folders waiting_line/, paraphrase_summarize/, "
-            "words_to_sentence/, puzzle/)")
+            "to a local copy of the official release (folders waiting_line/, waiting_line_n15/, "
+            "paraphrase_summarize/, words_to_sentence/, puzzle/)")
     if spec.category == "text_writing" and not spec.op.startswith("words_to_sentence"):
         return hint + "; this task has no offline-generated variant."
-    return (hint + f", or run the offline-generated variant parallelbench_{spec.category}_{spec.op}_gen, which "
-            "uses different data under a different name.")
+    generated = (f"parallelbench_waiting_line_{spec.op}_gen_n15" if spec.category == "waiting_line_n15"
+                 else f"parallelbench_{spec.category}_{spec.op}_gen")
+    return (hint + f", or run the offline-generated variant {generated}, which uses different data under a "
+            "different name.")
 
 
 def load_official(spec: TaskSpec, metadata: Mapping[str, Any] | None = None) -> tuple[list[dict[str, Any]], str]:
@@ -57,10 +64,11 @@ def load_official(spec: TaskSpec, metadata: Mapping[str, Any] | None = None) -> 
         path = Path(local) / str(spec.local_file)
         if not path.is_file():
             raise ParallelBenchDataError(
-                f"{spec.task_id}: parallelbench_data_dir={local!r} has no {spec.local_file}; point it at a copy "
-                "of the official release (the folder holding waiting_line/, puzzle/, ...), or unset it to use "
-                f"the hub dataset {HUB_DATASET}.")
-        return records_to_docs(spec, _read_jsonl(path)), f"official release, local copy {path}"
+                f"{spec.task_id}: parallelbench_data_dir={local!r} has no {spec.local_file} (missing file {path}); "
+                "point it at a copy of the official release (the folder holding waiting_line/, puzzle/, ...), or "
+                f"unset it to use the hub dataset {HUB_DATASET}.")
+        return (records_to_docs(spec, _read_jsonl(path), scoring=scoring_mode(metadata)),
+                f"official release, local copy {path}")
     try:
         import datasets
 
@@ -71,11 +79,12 @@ def load_official(spec: TaskSpec, metadata: Mapping[str, Any] | None = None) -> 
             f"{spec.task_id}: could not load the official ParallelBench data, Hugging Face hub dataset "
             f"'{HUB_DATASET}' (config '{spec.hub_config}', split 'test'): {type(exc).__name__}: {cause}. "
             + _offline_hint(spec)) from exc
-    return (records_to_docs(spec, list(rows), json_columns=True),
+    return (records_to_docs(spec, list(rows), json_columns=True, scoring=scoring_mode(metadata)),
             f"official release, hub dataset {HUB_DATASET} (config {spec.hub_config}, split test)")
 
 
-def load_generated(spec: TaskSpec, params: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str]:
+def load_generated(spec: TaskSpec, params: Mapping[str, Any],
+                   metadata: Mapping[str, Any] | None = None) -> tuple[list[dict[str, Any]], str]:
     """(documents, description) of our offline generator for ``spec`` with ``params``."""
     unknown = sorted(set(params) - set(_GENERATOR_KEYS))
     if unknown:
@@ -86,7 +95,8 @@ def load_generated(spec: TaskSpec, params: Mapping[str, Any]) -> tuple[list[dict
         kwargs["lengths"] = tuple(kwargs["lengths"])
     records = generate(spec.task_id, **kwargs)
     shown = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
-    return records_to_docs(spec, records), f"generated offline by lm_eval_mdlm.tasks.generate ({shown or 'defaults'})"
+    where = f"generated offline by lm_eval_mdlm.tasks.generate ({shown or 'defaults'})"
+    return records_to_docs(spec, records, scoring=scoring_mode(metadata)), where
 
 
 def load_docs(dataset_kwargs: Mapping[str, Any] | None,
@@ -107,5 +117,5 @@ def load_docs(dataset_kwargs: Mapping[str, Any] | None,
             raise ValueError(f"{spec.task_id}: generator options {sorted(kwargs)} cannot apply to official data.")
         docs, where = load_official(spec, metadata)
     else:
-        docs, where = load_generated(spec, kwargs)
+        docs, where = load_generated(spec, kwargs, metadata)
     return spec, docs, where

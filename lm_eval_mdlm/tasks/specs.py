@@ -103,6 +103,9 @@ def _add(spec: TaskSpec) -> None:
 
 for _op, _prompt in _WAITING_LINE_PROMPTS.items():
     _add(TaskSpec(f"waiting_line/{_op}", _prompt, WAITING_LINE_SCORERS[_op], 1, f"waiting_line/{_op}.jsonl"))
+# The paper's dLLM-vs-LLM runs: the same prompts over 15 names (release folder waiting_line_n15/).
+for _op, _prompt in _WAITING_LINE_PROMPTS.items():
+    _add(TaskSpec(f"waiting_line_n15/{_op}", _prompt, WAITING_LINE_SCORERS[_op], 1, f"waiting_line_n15/{_op}.jsonl"))
 for _op, _prompt in _LIST_OP_PROMPTS.items():
     _add(TaskSpec(f"list_ops/{_op}", _prompt, WAITING_LINE_SCORERS[_op], 1))
 _add(TaskSpec("text_writing/summarization",
@@ -123,7 +126,10 @@ _add(TaskSpec("puzzles/sudoku_n4",
               "4.\\n\\nInput:\\n{sudoku}\\nOutput:\\n",
               "sudoku", 1, "puzzle/sudoku_n4_12.jsonl"))
 
-OFFICIAL_TASKS = tuple(t for t, s in SPECS.items() if s.local_file is not None)
+OFFICIAL_N15_TASKS = tuple(t for t in SPECS if t.startswith("waiting_line_n15/"))
+"""The official 15-name Waiting Line tasks (the paper's dLLM-vs-LLM comparison, 128 answer tokens)."""
+OFFICIAL_TASKS = tuple(t for t, s in SPECS.items() if s.local_file is not None and t not in OFFICIAL_N15_TASKS)
+"""The 17 tasks of the paper's benchmark on the official data."""
 
 
 def get_spec(task_id: str) -> TaskSpec:
