@@ -31,7 +31,7 @@ from lm_eval_mdlm.decoding.loop import DecodeOutput, denoise
 from lm_eval_mdlm.decoding.noise import row_keys
 from lm_eval_mdlm.decoding.schedule import make_schedule
 from lm_eval_mdlm.families import load_denoiser
-from lm_eval_mdlm.families.fixtures import build_tiny_dream, build_tiny_llada
+from tests.fixtures.families import build_tiny_dream, build_tiny_llada
 
 PROMPTS = ["Copy the list: [1, 2, 3]",
            "The quick brown fox jumps over the lazy dog. Question: what did the fox jump over? Answer in one word.",

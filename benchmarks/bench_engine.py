@@ -23,7 +23,7 @@ from lm_eval_mdlm.decoding.loop import denoise
 from lm_eval_mdlm.decoding.noise import row_keys
 from lm_eval_mdlm.decoding.schedule import make_schedule
 from lm_eval_mdlm.families import load_denoiser
-from lm_eval_mdlm.testing import build_tiny_model
+from tests.fixtures.tiny import build_tiny_model
 
 PROMPTS = [f"Question {i}: copy the list [{', '.join(str(j) for j in range(i % 7 + 2))}]" for i in range(16)]
 

@@ -2,12 +2,12 @@
 
 Prints, for each parity noise η and tokens per step k, the exact forward KL(p‖q), reverse KL(q‖p)
 and incoherent-block rate of the engine's random top-k decoding at temperature 1 (see
-:mod:`lm_eval_mdlm.oracle.block_hmm`). ``--engine-samples N`` adds rates measured on the engine.
+:mod:`research.block_hmm`). ``--engine-samples N`` adds rates measured on the engine.
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/block_hmm.py [--blocks 3 --block-size 4] [--engine-samples 4000]``.
 """
 
-from lm_eval_mdlm.oracle.block_hmm import main
+from research.block_hmm import main
 
 if __name__ == "__main__":
     main()

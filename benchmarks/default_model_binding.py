@@ -13,7 +13,8 @@ are learned absolute embeddings, and a lookup learnt on the drill's short rows a
 which is why drilling bare lists did not carry over to the task prompts, whose lists sit 80-230 positions in.
 
 The shipped default model writes each person as one token (``Recipe.person_tokens``), so it has no last name
-to bind; this measures checkpoints with name-part tokens, e.g. ``phase4`` of ``lm-eval-mdlm train-tiny``'s output.
+to bind; this measures checkpoints with name-part tokens, e.g. ``phase4`` of
+``python -m research.default_model``'s output.
 
 Run: ``OMP_NUM_THREADS=2 python benchmarks/default_model_binding.py --pretrained DIR [--limit 30] [--shift N]``.
 """
@@ -26,8 +27,8 @@ import random
 import torch
 from transformers import AutoTokenizer, BertForMaskedLM
 
-from lm_eval_mdlm.default_model.data import LAST_NAME_TOKENS, Sampler, eval_documents, messages
-from lm_eval_mdlm.default_model.train import Example, batch_tensors, drill_targets, encoder_inputs
+from research.default_model.data import LAST_NAME_TOKENS, Sampler, eval_documents, messages
+from research.default_model.train import Example, batch_tensors, drill_targets, encoder_inputs
 from lm_eval_mdlm.tasks import vocab
 
 OPS = ("copy", "shuffle", "insert_random", "remove_random", "replace_random")
@@ -49,14 +50,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--pretrained", required=True, help="model folder with name-part tokens (e.g. phase4 of "
-                        "`lm-eval-mdlm train-tiny --out DIR`)")
+                        "`python -m research.default_model --out DIR`)")
     parser.add_argument("--shift", type=int, default=60, help="position shift of the drill's second measurement")
     args = parser.parse_args()
     path = args.pretrained
     tokenizer = AutoTokenizer.from_pretrained(path)
     if vocab.PEOPLE[0] in tokenizer.get_vocab():
         parser.error(f"{path} writes a person as one token (Recipe.person_tokens): there is no last name to bind; "
-                     "pass a checkpoint with name-part tokens (e.g. phase4 of `lm-eval-mdlm train-tiny`).")
+                     "pass a checkpoint with name-part tokens (e.g. phase4 of `python -m research.default_model`).")
     model = BertForMaskedLM.from_pretrained(path).eval()
     sampler = Sampler(tokenizer)  # renders prompts exactly as training does
     print("| operation | last names right, all else given | last names |\n|---|---:|---:|")

@@ -16,7 +16,7 @@ import logging
 
 import lm_eval
 
-from lm_eval_mdlm.default_model.data import WAITING_LINE_OPS
+from research.default_model.data import WAITING_LINE_OPS
 
 SETTINGS = [("top-k k=1", "k=1"), ("top-k k=2", "k=2"), ("top-k k=4", "k=4"),
             ("threshold 0.9", "strategy=threshold,threshold=0.9"),

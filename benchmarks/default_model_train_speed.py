@@ -27,9 +27,9 @@ import torch
 from transformers import AutoConfig, AutoTokenizer, BertConfig, BertForMaskedLM
 
 from lm_eval_mdlm.default_model import default_checkpoint
-from lm_eval_mdlm.default_model.data import Sampler
-from lm_eval_mdlm.default_model.recipe import RECIPE
-from lm_eval_mdlm.default_model.train import batch_tensors, logits_from, token_mean_loss, training_mask
+from research.default_model.data import Sampler
+from research.default_model.recipe import RECIPE
+from research.default_model.train import batch_tensors, logits_from, token_mean_loss, training_mask
 
 
 SIZES = {"hidden 256, 2 layers": (256, 2, 8), "hidden 128, 4 layers": (128, 4, 4), "hidden 128, 2 layers": (128, 2, 4)}

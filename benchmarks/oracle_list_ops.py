@@ -4,7 +4,7 @@ oracle measured with the real engine, next to the paper's closed forms.
 Run: ``OMP_NUM_THREADS=1 python benchmarks/oracle_list_ops.py [--samples 2000]``.
 """
 
-from lm_eval_mdlm.oracle.experiments import main
+from research.oracle_experiments import main
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,7 @@ import tempfile
 
 import lm_eval
 
-from lm_eval_mdlm.testing import build_tiny_model
+from tests.fixtures.tiny import build_tiny_model
 
 model = sys.argv[1] if len(sys.argv) > 1 else build_tiny_model(tempfile.mkdtemp())
 task = sys.argv[2] if len(sys.argv) > 2 else "parallelbench_waiting_line_copy_gen"

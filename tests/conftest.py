@@ -18,7 +18,7 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Random BERT (absolute positions: exercises position ids under left padding)."""
-    from lm_eval_mdlm.testing import build_tiny_model
+    from tests.fixtures.tiny import build_tiny_model
 
     return build_tiny_model(str(tmp_path_factory.mktemp("tiny_bert")), arch="bert")
 
@@ -26,7 +26,7 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def sharp_bert(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Random BERT with peaked predictions, so threshold/factor commit several tokens per step."""
-    from lm_eval_mdlm.testing import build_tiny_model
+    from tests.fixtures.tiny import build_tiny_model
 
     return build_tiny_model(str(tmp_path_factory.mktemp("sharp_bert")), arch="bert", init_std=1.0, seed=1)
 
@@ -34,7 +34,7 @@ def sharp_bert(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def tiny_modernbert(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Random ModernBERT (rotary positions)."""
-    from lm_eval_mdlm.testing import build_tiny_model
+    from tests.fixtures.tiny import build_tiny_model
 
     return build_tiny_model(str(tmp_path_factory.mktemp("tiny_modernbert")), arch="modernbert", init_std=0.5)
 
@@ -45,7 +45,7 @@ def _family_checkpoint(family: str):
 
     @pytest.fixture(scope="session", name=f"tiny_{family}")
     def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
-        from lm_eval_mdlm.families import fixtures
+        from tests.fixtures import families as fixtures
 
         return getattr(fixtures, f"build_tiny_{family}")(str(tmp_path_factory.mktemp(f"tiny_{family}")))
 

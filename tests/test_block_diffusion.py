@@ -1,5 +1,5 @@
 """Block-diffusion families (SDAR/TraDo, LLaDA 2.x) on tiny checkpoints with their real config fields and
-weight names (lm_eval_mdlm/families/fixtures.py).
+weight names (tests/fixtures/families.py).
 
 The reference forward below is written from the families' public code (module docstrings of
 lm_eval_mdlm/families/sdar.py and llada2.py), reads the checkpoint's tensors by their original names and
@@ -27,7 +27,7 @@ from lm_eval_mdlm.families import FAMILIES, load_denoiser
 from lm_eval_mdlm.families import loading
 from lm_eval_mdlm.families.base import left_positions
 from lm_eval_mdlm.families.block_causal import block_causal_4d
-from lm_eval_mdlm.families.fixtures import build_tiny_dream
+from tests.fixtures.families import build_tiny_dream
 from lm_eval_mdlm.model import MDLM
 
 from test_families import _rms

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from lm_eval_mdlm.oracle import theory as th
-from lm_eval_mdlm.oracle.block_hmm import (
+from research.block_hmm import (
     BlockHMM,
     decoder_distribution,
     engine_samples,

@@ -9,10 +9,10 @@ import random
 import pytest
 import torch
 
-from lm_eval_mdlm.default_model import data
-from lm_eval_mdlm.default_model.recipe import build_tokenizer, run
-from lm_eval_mdlm.default_model.train import (batch_tensors, corrupt, drill_targets, masked_diffusion_loss,
-                                              punctuation_ids)
+from research.default_model import data
+from research.default_model.recipe import build_tokenizer, run
+from research.default_model.token_types import punctuation_ids
+from research.default_model.train import batch_tensors, corrupt, drill_targets, masked_diffusion_loss
 
 
 def test_loss_is_llada_sft_objective() -> None:
@@ -30,8 +30,8 @@ def test_loss_is_llada_sft_objective() -> None:
 
 
 def test_unknown_loss_weighting_is_refused_by_name(tmp_path) -> None:
-    from lm_eval_mdlm.default_model.recipe import RECIPE
-    from lm_eval_mdlm.default_model.train import train
+    from research.default_model.recipe import RECIPE
+    from research.default_model.train import train
 
     recipe = dataclasses.replace(RECIPE, weighting="1/t")
     with pytest.raises(ValueError, match="unknown weighting '1/t'; valid: elbo, token"):
@@ -73,7 +73,7 @@ def test_tokenizer_keeps_every_name_part_one_token(name_tokenizer) -> None:
 @pytest.fixture(scope="module")
 def person_tokenizer(name_tokenizer):
     """The same tokenizer with one token per Waiting Line person added (Recipe.person_tokens)."""
-    from lm_eval_mdlm.default_model.recipe import add_person_tokens
+    from research.default_model.recipe import add_person_tokens
 
     tokenizer = copy_with(name_tokenizer, [])
     add_person_tokens(tokenizer)
@@ -81,7 +81,7 @@ def person_tokenizer(name_tokenizer):
 
 
 def test_person_tokens_make_each_listed_person_one_token(name_tokenizer, person_tokenizer) -> None:
-    from lm_eval_mdlm.default_model.recipe import add_person_tokens
+    from research.default_model.recipe import add_person_tokens
     from lm_eval_mdlm.tasks import vocab
 
     assert len(person_tokenizer) == len(name_tokenizer) + len(vocab.PEOPLE) == len(name_tokenizer) + 3600
@@ -103,8 +103,8 @@ def test_warm_start_gives_person_tokens_their_parts_and_an_identity(name_tokeniz
     person's row = share x (its name parts' rows) + a random direction of a name part's norm, so a mix of two
     people scores both of them above their cross combinations (the sum of parts alone ties them)."""
 
-    from lm_eval_mdlm.default_model.recipe import RECIPE
-    from lm_eval_mdlm.default_model.train import build_model, train
+    from research.default_model.recipe import RECIPE
+    from research.default_model.train import build_model, train
 
     small = dict(hidden=32, layers=1, heads=2, intermediate=64, seed=0)
     base = build_model(dataclasses.replace(RECIPE, **small), name_tokenizer).eval()
@@ -241,8 +241,8 @@ def test_one_person_drill_targets_a_drawn_person_so_the_newcomer_is_a_set_differ
 
 
 def test_drill_targets_must_be_one_token_and_train_with_token_weighting(name_tokenizer, tmp_path) -> None:
-    from lm_eval_mdlm.default_model.recipe import RECIPE
-    from lm_eval_mdlm.default_model.train import Example, train
+    from research.default_model.recipe import RECIPE
+    from research.default_model.train import Example, train
 
     tokenizer = name_tokenizer
     split = Example("<|user|>\nx\n", "Zyxwvut", frozenset({" Zyxwvutsr"}))
@@ -256,8 +256,8 @@ def test_drill_targets_must_be_one_token_and_train_with_token_weighting(name_tok
 
 
 def test_drill_rows_mask_exactly_their_targets_and_other_rows_follow_t(name_tokenizer) -> None:
-    from lm_eval_mdlm.default_model.recipe import RECIPE
-    from lm_eval_mdlm.default_model.train import training_mask
+    from research.default_model.recipe import RECIPE
+    from research.default_model.train import training_mask
 
     tokenizer = name_tokenizer
     examples = data.Sampler(tokenizer)("bind6+echo6", random.Random(2), 400)
@@ -284,7 +284,7 @@ def test_rendering_equals_what_lm_eval_sends(tmp_path) -> None:
     """Our training prompts are byte-identical to lm-eval's --apply_chat_template contexts."""
     import lm_eval
 
-    from lm_eval_mdlm.testing import build_tiny_model
+    from tests.fixtures.tiny import build_tiny_model
 
     tokenizer = build_tokenizer(data.corpus(random.Random(0), documents_per_task=20), 600)
     folder = build_tiny_model(str(tmp_path / "m"), tokenizer=tokenizer)  # the default model's tokenizer
@@ -301,10 +301,9 @@ def test_train_tiny_smoke(tmp_path) -> None:
     from lm_eval_mdlm.model import MDLM
 
     settings = dict(hidden=32, layers=1, heads=2, intermediate=64, batch_size=8, steps=30, stop_after=None, warmup=5,
-                    lr=3e-3, vocab_size=600, threads=1, full_mask_rate=0.5, previous_token_types=True,
-                    phases=[{"steps": 10, "warmup": 2, "lr": 5e-4, "types_skip_punctuation": True},
-                            {"steps": 6, "full_mask_rate": 0.0,
-                                                                    "curriculum": [(1.0, "hard+waiting_line")]}])
+                    lr=3e-3, vocab_size=600, threads=1, full_mask_rate=0.5,
+                    phases=[{"steps": 10, "warmup": 2, "lr": 5e-4},
+                            {"steps": 6, "full_mask_rate": 0.0, "curriculum": [(1.0, "hard+waiting_line")]}])
     summary = run(str(tmp_path / "ckpt"), **settings)
     first, second = summary["phases"]
     assert first["steps_run"] == 30 and first["final_loss"] < first["first_loss"]
@@ -321,12 +320,36 @@ def test_train_tiny_smoke(tmp_path) -> None:
         run(str(tmp_path / "ckpt"), first_phase=4, **settings)
     lm = MDLM(pretrained=str(tmp_path / "ckpt"))
     assert lm.denoiser.mask_id == lm.tokenizer.mask_token_id and lm.denoiser.eos_ids == (lm.tokenizer.eos_token_id,)
-    # the channel survives save/load through both later phases, and the engine feeds it
-    assert lm.denoiser.model.config.mdlm_token_types == "previous" and lm.denoiser._previous_types
-    # phase 2 switched the types to skip punctuation; phase 3 kept it
-    assert "mdlm_token_types_skip" not in json.loads((tmp_path / "ckpt" / "phase1" / "config.json").read_text())
-    skipped = lm.denoiser._type_skip.nonzero().flatten().tolist()
-    assert skipped == punctuation_ids(lm.tokenizer) and lm.tokenizer.convert_tokens_to_ids('",') in skipped
+    assert len(lm.generate_until([_request(lm.tokenizer)])) == 1
+
+
+def _request(tokenizer):
+    """One greedy generation request of four answer tokens."""
+    from lm_eval.api.instance import Instance
+
+    return Instance(request_type="generate_until", doc={}, idx=0,
+                    arguments=("Copy: [\"Mary Smith\"] ->", {"until": ["\n"], "max_gen_toks": 4}))
+
+
+def test_token_type_channel_is_saved_switched_and_refused_by_the_engine(name_tokenizer, tmp_path) -> None:
+    """The research channel survives save/load, a later phase switches its punctuation skip list on, and the
+    engine (which does not feed types) refuses such a checkpoint by name instead of decoding it wrongly."""
+    from lm_eval_mdlm.config import ConfigError
+    from lm_eval_mdlm.model import MDLM
+    from research.default_model.recipe import RECIPE
+    from research.default_model.train import build_model
+
+    small = dict(hidden=32, layers=1, heads=2, intermediate=64, seed=0, previous_token_types=True)
+    first = build_model(dataclasses.replace(RECIPE, **small), name_tokenizer)
+    assert first.config.mdlm_token_types == "previous" and not hasattr(first.config, "mdlm_token_types_skip")
+    first.save_pretrained(tmp_path / "phase1")
+    recipe = dataclasses.replace(RECIPE, **small, init_from=str(tmp_path / "phase1"), types_skip_punctuation=True)
+    second = build_model(recipe, name_tokenizer)
+    assert second.config.mdlm_token_types_skip == punctuation_ids(name_tokenizer)
+    second.save_pretrained(tmp_path / "phase2")
+    name_tokenizer.save_pretrained(tmp_path / "phase2")
+    with pytest.raises(ConfigError, match="config.mdlm_token_types is set: .* that the engine does not feed"):
+        MDLM(pretrained=str(tmp_path / "phase2"))
 
 
 def _shipped_record() -> tuple[dict, list[str]]:
@@ -340,14 +363,14 @@ def _shipped_record() -> tuple[dict, list[str]]:
 
 
 def test_shipped_checkpoint_is_the_recipe_and_fits_the_package() -> None:
-    """The shipped folder stays within issue 4's 25 MB, writes each person as one token, and its record of
-    every phase is what RECIPE and LATER_PHASES say (so `lm-eval-mdlm train-tiny` retrains this checkpoint)."""
+    """The shipped folder stays within the 25 MB the package allows, writes each person as one token, and its record of
+    every phase is what RECIPE and LATER_PHASES say (so `python -m research.default_model` retrains this checkpoint)."""
     from pathlib import Path
 
     from transformers import AutoConfig, AutoTokenizer
 
     from lm_eval_mdlm.default_model import default_checkpoint
-    from lm_eval_mdlm.default_model.recipe import LATER_PHASES, RECIPE
+    from research.default_model.recipe import LATER_PHASES, RECIPE
 
     folder = Path(default_checkpoint())
     assert sum(f.stat().st_size for f in folder.iterdir()) <= 25 * 2 ** 20
@@ -369,22 +392,17 @@ def test_shipped_checkpoint_is_the_recipe_and_fits_the_package() -> None:
 
 
 def test_documented_recipe_totals_are_the_record() -> None:
-    """The README, recipe.py and the train-speed benchmark quote the shipped run's steps and time: they must be
+    """docs/default_model.md and the train-speed benchmark quote the shipped run's steps and time: they must be
     what its recipe.json records (the sum over phases), so a retrained checkpoint cannot leave them stale."""
     from pathlib import Path
-
-    from lm_eval_mdlm.default_model import recipe
 
     record, phase_keys = _shipped_record()
     phases = [record[key] for key in phase_keys]
     steps, seconds = sum(p["steps_run"] for p in phases), sum(p["seconds"] for p in phases)
     assert record["total_seconds"] == seconds
     root = Path(__file__).resolve().parent.parent
-    quoted = {"README.md": (root / "README.md").read_text(), "recipe.py": recipe.__doc__,
+    quoted = {"docs": (root / "docs" / "default_model.md").read_text(),
               "benchmark": (root / "benchmarks" / "default_model_train_speed.py").read_text()}
     for where, text in quoted.items():
-        assert f"{steps:,} steps" in text, where
-    for where in ("recipe.py", "benchmark"):
-        assert f"{seconds:,} s" in quoted[where], where
-    for where in ("README.md", "recipe.py"):
-        assert f"{seconds / 3600:.1f} hours" in " ".join(quoted[where].split()), where
+        assert f"{steps:,} steps" in text and f"{seconds:,} s" in text, where
+    assert f"{seconds / 3600:.1f} hours" in " ".join(quoted["docs"].split())

@@ -17,7 +17,7 @@ from lm_eval_mdlm.config import ConfigError
 from lm_eval_mdlm.decoding.noise import row_keys
 from lm_eval_mdlm.families import FAMILIES, detect_family, load_denoiser
 from lm_eval_mdlm.families.diffusion_gemma import DiffusionGemmaDenoiser, row_seed
-from lm_eval_mdlm.families.diffusion_gemma_fixture import build_tiny_diffusion_gemma
+from tests.fixtures.diffusion_gemma import build_tiny_diffusion_gemma
 from lm_eval_mdlm.model import MDLM
 
 from test_model import PROMPTS, request

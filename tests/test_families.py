@@ -203,7 +203,7 @@ def test_family_strategy_check_names_alternatives() -> None:
 def test_modernbert_with_sliding_layers_is_left_pad_invariant(tmp_path) -> None:
     import transformers
 
-    from lm_eval_mdlm.testing import build_tokenizer
+    from tests.fixtures.tiny import build_tokenizer
 
     tok = build_tokenizer()
     torch.manual_seed(0)

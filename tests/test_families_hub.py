@@ -23,8 +23,8 @@ from lm_eval.api.instance import Instance
 from safetensors.torch import load_file
 
 from lm_eval_mdlm.families import load_denoiser
-from lm_eval_mdlm.families.fixtures import build_tiny_dream, build_tiny_llada
-from lm_eval_mdlm.families.fixtures_moe import build_tiny_llada_moe, build_tiny_sdar_moe
+from tests.fixtures.families import build_tiny_dream, build_tiny_llada
+from tests.fixtures.families_moe import build_tiny_llada_moe, build_tiny_sdar_moe
 from lm_eval_mdlm.model import MDLM
 
 from test_block_diffusion import _mlp, _rms, _rope

@@ -19,7 +19,7 @@ from lm_eval_mdlm.model import MDLM
 @pytest.fixture(scope="module")
 def lm(tmp_path_factory: pytest.TempPathFactory) -> MDLM:
     """Random BERT with moderately peaked predictions (conditionals differ across mask patterns)."""
-    from lm_eval_mdlm.testing import build_tiny_model
+    from tests.fixtures.tiny import build_tiny_model
 
     path = build_tiny_model(str(tmp_path_factory.mktemp("lik_bert")), arch="bert", init_std=0.3, seed=2,
                             max_positions=64)

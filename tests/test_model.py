@@ -130,7 +130,7 @@ def test_missing_path_is_a_clear_error(tmp_path) -> None:
 def test_causal_model_is_refused(tmp_path) -> None:
     import transformers
 
-    from lm_eval_mdlm.testing import build_tokenizer
+    from tests.fixtures.tiny import build_tokenizer
 
     tok = build_tokenizer()
     transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=len(tok), n_embd=16, n_layer=1, n_head=2)) \

@@ -17,7 +17,7 @@ from lm_eval_mdlm.decoding.loop import denoise
 from lm_eval_mdlm.decoding.noise import row_keys
 from lm_eval_mdlm.decoding.schedule import make_schedule
 from lm_eval_mdlm.oracle import OracleError, load_oracle, parse_spec
-from lm_eval_mdlm.oracle.experiments import (
+from research.oracle_experiments import (
     accuracy,
     decode,
     random_requests,

@@ -13,7 +13,7 @@ import pytest
 
 from lm_eval_mdlm.oracle import OracleError, load_oracle
 from lm_eval_mdlm.oracle import theory as th
-from lm_eval_mdlm.oracle.experiments import shuffle_topk
+from research.oracle_experiments import shuffle_topk
 from lm_eval_mdlm.oracle.vocab import item_names
 
 

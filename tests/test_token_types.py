@@ -1,12 +1,13 @@
-"""Token-type conventions a checkpoint may declare (previous-token types, skip lists): the engine and
-training build the same inputs, and configs that cannot apply are refused by name."""
+"""The research token-type channel (previous-token types, skip lists): closed forms, configs that cannot apply
+refused by name, and training's forward equal to the engine's on a checkpoint without the channel."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from lm_eval_mdlm.default_model.train import logits_from, punctuation_ids
+from research.default_model.token_types import previous_token_types, punctuation_ids, token_types
+from research.default_model.train import logits_from
 
 
 def _tiny_bert(previous_types: bool, skip: list[int] | None = None):
@@ -21,14 +22,12 @@ def _tiny_bert(previous_types: bool, skip: list[int] | None = None):
     return transformers.BertForMaskedLM(config).eval()
 
 
-@pytest.mark.parametrize("previous_types, skip", [(False, None), (True, None), (True, list(range(3, 20)))])
-def test_answer_logits_equal_the_engine_forward_on_the_answer(previous_types: bool, skip: list[int] | None) -> None:
-    """Training's forward (answer logits only) is the engine's forward: same positions, same token types
-    (with a skip list: the engine's types pass over the same ids as training's, or the logits would differ)."""
+def test_answer_logits_equal_the_engine_forward_on_the_answer() -> None:
+    """Training's forward (answer logits only) is the engine's forward: same positions, left padding invisible."""
     from lm_eval_mdlm.families.base import Denoiser
     from lm_eval_mdlm.families.bert import MASKED_LM
 
-    model = _tiny_bert(previous_types, skip)
+    model = _tiny_bert(False)
     ids = torch.randint(3, 50, (3, 20))
     attention = torch.ones_like(ids)
     attention[0, :4] = 0  # a left-padded row
@@ -42,9 +41,25 @@ def test_answer_logits_equal_the_engine_forward_on_the_answer(previous_types: bo
     assert torch.allclose(full[0, 4:], alone[0], atol=1e-5)
 
 
-def test_previous_token_types_are_the_ids_before_and_ignore_padding() -> None:
-    from lm_eval_mdlm.families.base import previous_token_types
+def test_training_feeds_the_types_it_declares() -> None:
+    """With the channel, training's forward is the model's own forward on the previous-token types (the skip
+    list passed over), and differs from the forward without them."""
+    from research.default_model.train import encoder_inputs
 
+    model = _tiny_bert(True, list(range(3, 20)))
+    ids = torch.randint(3, 50, (2, 12))
+    attention = torch.ones_like(ids)
+    _, skip = token_types(model.config, 50)
+    types = previous_token_types(ids, attention, 0, skip)
+    assert torch.equal(encoder_inputs(model, ids, attention)["token_type_ids"], types)
+    with torch.no_grad():
+        own = model(input_ids=ids, attention_mask=attention, token_type_ids=types,
+                    position_ids=(attention.cumsum(1) - 1)).logits
+        assert torch.allclose(logits_from(model, ids, attention, 0), own, atol=1e-5)
+        assert not torch.allclose(logits_from(model, ids, attention, 0), model(input_ids=ids).logits, atol=1e-3)
+
+
+def test_previous_token_types_are_the_ids_before_and_ignore_padding() -> None:
     ids = torch.tensor([[0, 0, 7, 8, 9], [5, 6, 7, 8, 9]])
     attention = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
     assert previous_token_types(ids, attention, pad_id=0).tolist() == [[0, 0, 0, 7, 8], [0, 5, 6, 7, 8]]
@@ -56,8 +71,6 @@ def test_previous_token_types_are_the_ids_before_and_ignore_padding() -> None:
 def test_previous_word_types_pass_over_skipped_ids() -> None:
     """With a skip table a token's type is the last id before it that is not skipped, and a skipped token
     has none (closed form below)."""
-    from lm_eval_mdlm.families.base import previous_token_types
-
     skip = torch.zeros(20, dtype=torch.bool)
     skip[[5, 6]] = True  # "punctuation"
     ids = torch.tensor([[0, 0, 7, 5, 6, 8, 9], [5, 7, 8, 5, 5, 6, 9]])
@@ -73,17 +86,12 @@ def test_previous_word_types_pass_over_skipped_ids() -> None:
 
 def test_a_skip_list_that_cannot_apply_is_refused() -> None:
     from lm_eval_mdlm.config import ConfigError
-    from lm_eval_mdlm.families.base import Denoiser
-    from lm_eval_mdlm.families.bert import MASKED_LM
-
-    def denoiser(model):
-        return Denoiser(model, None, mask_id=1, eos_ids=(2,), pad_id=0, max_length=64, family=MASKED_LM)
 
     with pytest.raises(ConfigError, match=r"config.mdlm_token_types_skip holds \[50, -1\], which are not token ids "
                                           r"of this vocabulary \(0..49\)"):
-        denoiser(_tiny_bert(True, [4, 50, -1]))
+        token_types(_tiny_bert(True, [4, 50, -1]).config, 50)
     with pytest.raises(ConfigError, match="config.mdlm_token_types_skip is set but config.mdlm_token_types=None"):
-        denoiser(_tiny_bert(False, [4]))
+        token_types(_tiny_bert(False, [4]).config, 50)
 
 
 def test_punctuation_ids_are_the_tokens_without_letters_or_digits() -> None:
@@ -98,13 +106,21 @@ def test_punctuation_ids_are_the_tokens_without_letters_or_digits() -> None:
     assert not set(tokenizer.all_special_tokens) & skipped  # the mask token stays a word
 
 
-def test_token_types_the_engine_does_not_know_are_refused() -> None:
+def test_token_types_training_does_not_know_are_refused() -> None:
+    from lm_eval_mdlm.config import ConfigError
+
+    model = _tiny_bert(True)
+    model.config.mdlm_token_types = "next"
+    with pytest.raises(ConfigError, match="config.mdlm_token_types='next' is not a token-type convention the "
+                                          "recipe knows; valid: 'previous'"):
+        token_types(model.config, 50)
+
+
+def test_the_engine_refuses_a_checkpoint_with_token_types() -> None:
+    """The engine does not feed the channel, so decoding such a checkpoint would be silently wrong."""
     from lm_eval_mdlm.config import ConfigError
     from lm_eval_mdlm.families.base import Denoiser
     from lm_eval_mdlm.families.bert import MASKED_LM
 
-    model = _tiny_bert(True)
-    model.config.mdlm_token_types = "next"
-    with pytest.raises(ConfigError, match="config.mdlm_token_types='next' is not a token-type convention this "
-                                          "engine knows; valid: 'previous'"):
-        Denoiser(model, None, mask_id=1, eos_ids=(2,), pad_id=0, max_length=64, family=MASKED_LM)
+    with pytest.raises(ConfigError, match="config.mdlm_token_types is set"):
+        Denoiser(_tiny_bert(True), None, mask_id=1, eos_ids=(2,), pad_id=0, max_length=64, family=MASKED_LM)

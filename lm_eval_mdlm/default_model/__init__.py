@@ -1,8 +1,8 @@
 """The default model: a small masked-diffusion LM the project trains itself and ships in the package.
 
 ``--model mdlm`` without ``pretrained=`` loads :data:`CHECKPOINT`, so the plugin runs offline on a
-fresh machine. ``lm-eval-mdlm train-tiny`` retrains it from scratch (recipe in :mod:`.train`, data in
-:mod:`.data`); ``recipe.json`` next to the weights records the exact settings and timings.
+fresh machine. ``recipe.json`` next to the weights records the exact settings and timings; how it was
+trained (and how to retrain it from a source checkout) is docs/default_model.md.
 """
 
 from __future__ import annotations
@@ -17,5 +17,5 @@ def default_checkpoint() -> str:
     if not os.path.isfile(os.path.join(CHECKPOINT, "config.json")):
         raise FileNotFoundError(
             f"the default model is missing from this install ({CHECKPOINT}); pass pretrained=<model folder "
-            "or hub id>, or retrain it with `lm-eval-mdlm train-tiny`.")
+            "or hub id>, or retrain it from a source checkout with `python -m research.default_model`.")
     return CHECKPOINT

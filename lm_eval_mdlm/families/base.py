@@ -21,12 +21,6 @@ from lm_eval_mdlm.config import ENGINE_STRATEGIES, MODEL_STRATEGIES, ConfigError
 
 DTYPES = {"auto": "auto", "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
-PREVIOUS_TOKEN_TYPES = "previous"
-"""``config.mdlm_token_types`` of a checkpoint trained with :func:`previous_token_types` as its token types
-(families/bert.py says why)."""
-TYPE_SKIP_KEY = "mdlm_token_types_skip"
-"""Optional config key beside it: the token ids a type passes over (a token's type is then the last id before
-it *not* in this list, e.g. the previous word past punctuation, and a listed token has none)."""
 MASK_LAYOUTS = ("2d", "4d")
 POSITION_MODES = ("none", "cumsum", "auto")
 
@@ -118,56 +112,6 @@ def left_positions(attention_mask: torch.Tensor, pad_position: int = 0) -> torch
     return (am.long().cumsum(-1) - 1).masked_fill(~am, pad_position)
 
 
-def previous_token_types(input_ids: torch.Tensor, attention_mask: torch.Tensor, pad_id: int,
-                         skip: torch.Tensor | None = None) -> torch.Tensor:
-    """``token_type_ids`` whose entry ``i`` is ``input_ids[:, i - 1]``, or with ``skip`` (a (V,) bool table):
-    for a token ``skip`` does not mark, the last real id before it that ``skip`` does not mark, and for a
-    marked token ``pad_id``. A token with nothing before it and padding get ``pad_id``, so a left-padded
-    row sees what it sees unpadded.
-
-    With punctuation skipped, the first name after ``Morris", "`` has type `` Morris``: the person before
-    it, which is what copying a list needs to chain from one name to the next (families/bert.py). The
-    punctuation itself gets no type, so that the first name is the only token in the list whose type is
-    `` Morris`` (as the last name is the only one typed by its first name): with ``",`` and `` "`` typed
-    `` Morris`` as well, two of three matches are punctuation, and a model whose lookup matches types put
-    ``"]`` or ``",`` into 60 of 72 first-name slots (recipe.py, which also says that neither way made the
-    first-name chain form in the steps tried).
-    """
-    real = attention_mask.bool()
-    counted = real if skip is None else real & ~skip.to(input_ids.device)[input_ids]
-    index = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
-    last = torch.where(counted, index, -1).cummax(1).values  # last counted position at or before i
-    before = torch.nn.functional.pad(last[:, :-1], (1, 0), value=-1)
-    types = input_ids.gather(1, before.clamp_min(0))
-    return torch.where((before >= 0) & counted, types, pad_id)
-
-
-def token_types(config: Any, vocab_size: int) -> tuple[bool, torch.Tensor | None]:
-    """A checkpoint's token-type convention, checked once for the engine and for training alike: whether it
-    takes :func:`previous_token_types`, and the (V,) bool table of ``config.mdlm_token_types_skip`` (None
-    without that key). Raises naming the key for a convention this engine does not know, a skip list
-    without it, or ids outside the vocabulary (an index error deep in a forward would not say which)."""
-    kind = getattr(config, "mdlm_token_types", None)
-    if kind not in (None, PREVIOUS_TOKEN_TYPES):
-        raise ConfigError(f"config.mdlm_token_types={kind!r} is not a token-type convention this engine knows; "
-                          f"valid: {PREVIOUS_TOKEN_TYPES!r} (token_type_ids = the previous input id, "
-                          "families/bert.py) or no such key.")
-    ids = getattr(config, TYPE_SKIP_KEY, None)
-    if ids is None:
-        return kind == PREVIOUS_TOKEN_TYPES, None
-    if kind is None:
-        raise ConfigError(f"config.{TYPE_SKIP_KEY} is set but config.mdlm_token_types=None; the skip list "
-                          f"only applies to mdlm_token_types={PREVIOUS_TOKEN_TYPES!r}. Fix config.json.")
-    bad = [i for i in ids if not (isinstance(i, int) and 0 <= i < vocab_size)]
-    if bad:
-        raise ConfigError(f"config.{TYPE_SKIP_KEY} holds {bad[:5]}, which are not token ids of this vocabulary "
-                          f"(0..{vocab_size - 1}); it lists the ids a token type passes over (families/bert.py). "
-                          "Fix or remove the key in config.json.")
-    table = torch.zeros(vocab_size, dtype=torch.bool)
-    table[list(ids)] = True
-    return True, table
-
-
 def bidirectional_4d(attention_mask: torch.Tensor) -> torch.Tensor:
     """(B, 1, L, L) bool mask, True = query may attend key: real tokens see every real token.
 
@@ -218,8 +162,10 @@ class Denoiser:
         self._use_cache = "use_cache" in params
         # transformers renamed ``past_key_values`` to ``cache`` (5.x keeps the old name as an alias).
         self._cache_arg = next((name for name in ("cache", "past_key_values") if name in params), None)
-        config = getattr(model, "config", None)
-        self._previous_types, self._type_skip = token_types(config, getattr(config, "vocab_size", 0))
+        if getattr(getattr(model, "config", None), "mdlm_token_types", None) is not None:
+            raise ConfigError("config.mdlm_token_types is set: this checkpoint was trained with a research input "
+                              "convention (research/default_model/token_types.py) that the engine does not feed; "
+                              "its logits would be wrong. Evaluate a checkpoint without that key.")
 
     @property
     def device(self) -> torch.device:
@@ -262,12 +208,6 @@ class Denoiser:
         kwargs: dict[str, Any] = {"attention_mask": attention_mask}
         if position_ids is not None:
             kwargs["position_ids"] = position_ids
-        if self._previous_types:
-            if attention_mask.dim() != 2 or kv is not None:
-                raise ConfigError("a checkpoint with config.mdlm_token_types='previous' needs whole rows and a "
-                                  "2-D padding mask (family=masked_lm, cache=none), since each token's type is "
-                                  "the id before it.")
-            kwargs["token_type_ids"] = previous_token_types(input_ids, attention_mask, self.pad_id, self._type_skip)
         if self._use_cache:
             kwargs["use_cache"] = False
         if kv is not None:

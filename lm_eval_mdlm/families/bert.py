@@ -10,19 +10,6 @@
   needed here, pass a dict ``{"full_attention": m4, "sliding_attention": m4 & band}``.)
   ``tests/test_families.py`` checks that a narrow-window ModernBERT is still windowed and that
   left-padded rows equal unpadded ones.
-- Previous-token types: a checkpoint whose config says ``mdlm_token_types: "previous"`` (the default-model
-  recipe with ``previous_token_types=True``) was trained with ``token_type_ids`` holding each position's
-  *previous* input id (``type_vocab_size`` = vocabulary size), so every token carries "what came before me" without a
-  layer having to learn it. That is the first half of an induction head (Olsson et al. 2022: a
-  previous-token head, then a head matching on it), which a model needs to find a person's last name by
-  the first name: with it a 4-layer BERT learnt that in ~600 steps, without it the default model's
-  name-part phases 1-4 had not after 9,690 (``lm_eval_mdlm/default_model/recipe.py``).
-  A checkpoint may also list ``mdlm_token_types_skip``: ids a type passes over (the recipe's
-  ``types_skip_punctuation`` lists the punctuation-only tokens), so a word's type is the last *word* before
-  it and a listed token has none. The first name after ``Morris", "`` then has type `` Morris``, and copying
-  a list in order becomes a chain of the lookup that finds a last name by its first name.
-  :func:`~lm_eval_mdlm.families.base.previous_token_types` builds the ids; the
-  :class:`~lm_eval_mdlm.families.base.Denoiser` passes them on every forward, whatever the family.
 """
 
 from __future__ import annotations

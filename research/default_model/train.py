@@ -26,8 +26,9 @@ from typing import NamedTuple
 
 import torch
 
-from lm_eval_mdlm.families.base import PREVIOUS_TOKEN_TYPES, TYPE_SKIP_KEY, previous_token_types, token_types
 from lm_eval_mdlm.tasks import vocab
+from research.default_model.token_types import (PREVIOUS_TOKEN_TYPES, TYPE_SKIP_KEY, previous_token_types,
+                                                punctuation_ids, token_types)
 
 WEIGHTINGS = ("elbo", "token")
 """Loss weightings of the masked tokens (see :attr:`Recipe.weighting`)."""
@@ -77,7 +78,7 @@ class Recipe:
     them bf16 is emulated and ~3x *slower* (measured on an AVX-512 Xeon without avx512_bf16), although
     oneDNN's own support check still says yes."""
     curriculum: list[tuple[float, str]] = field(default_factory=list)
-    """(fraction of steps, stage name) pairs; see :mod:`lm_eval_mdlm.default_model.data`."""
+    """(fraction of steps, stage name) pairs; see :mod:`research.default_model.data`."""
     init_from: str | None = None
     """Start from the weights of this checkpoint folder (a second phase with a fresh optimiser and
     schedule) instead of a random initialisation."""
@@ -87,27 +88,27 @@ class Recipe:
     time_limit_s: float | None = None
     previous_token_types: bool = False
     """Feed each position's previous input id as its ``token_type_ids`` (``type_vocab_size`` = the
-    vocabulary; saved as ``config.mdlm_token_types = "previous"``, which the engine honours). It hands
+    vocabulary; saved as ``config.mdlm_token_types = "previous"``, which the engine refuses: not shipped). It hands
     every token the first half of an induction head, so finding a person's last name by the first name
     (shuffle, the *_random operations) was learnt in ~600 drill steps, where the name-part phases 1-4 of the
-    shipped recipe (without it) had not learnt it after 9,690 steps (recipe.py)."""
+    shipped recipe (without it) had not learnt it after 9,690 steps (docs/default_model.md)."""
     types_skip_punctuation: bool = False
     """With :attr:`previous_token_types`: a word's type is the last *word* before it, passing over
-    punctuation-only tokens (:func:`punctuation_ids`, saved as ``config.mdlm_token_types_skip``), which
-    themselves get no type (``previous_token_types`` in families/base.py says why). The first
+    punctuation-only tokens (``punctuation_ids`` in token_types.py, saved as ``config.mdlm_token_types_skip``), which
+    themselves get no type (``previous_token_types`` there says why). The first
     name after ``Morris", "`` then has type `` Morris``, so copying a list in order is a chain of the same
     lookup that finds a last name by its first name; with the plain previous id every first name's type
-    is ``"`` and the order had to be learnt from positions (recipe.py). A later phase may switch it on:
+    is ``"`` and the order had to be learnt from positions (docs/default_model.md). A later phase may switch it on:
     the types of last names (their first name) are the same either way, so a lookup learnt without it stays."""
     person_tokens: bool = False
     """One token per Waiting Line person (``"Mary Smith"``: the 3,600 names of ``vocab.PEOPLE`` added to the
-    tokenizer, :func:`~lm_eval_mdlm.default_model.recipe.add_person_tokens`), so a list's items are single
+    tokenizer, :func:`~research.default_model.recipe.add_person_tokens`), so a list's items are single
     tokens as in ParallelBench's §4 analysis and nothing binds a first name to its last name across slots.
     A later phase may switch it on: :func:`extend_embeddings` gives the new tokens their rows."""
     person_part_share: float = 0.3
     """Warm start (:func:`extend_embeddings`): a new person's embedding is this share of the sum of its name
     parts' embeddings plus a random vector of a name part's norm, its own identity. The sum alone (share 1, no
-    random part) made a mixture of two people score their cross combinations as high (recipe.py)."""
+    random part) made a mixture of two people score their cross combinations as high (docs/default_model.md)."""
 
 
 def masked_diffusion_loss(logits: torch.Tensor, targets: torch.Tensor, masked: torch.Tensor,
@@ -156,7 +157,7 @@ def build_model(recipe: Recipe, tokenizer):
 
     Why BERT and not ModernBERT (rotary, pre-LN): copying a 1-person echo (stage ``echo1``, 2
     layers, lr 1e-3, token weighting) was learnt by BERT in ~75 steps and by ModernBERT in ~350;
-    on the task prompts ModernBERT runs of up to 2,200 steps never left the plateau (recipe.py).
+    on the task prompts ModernBERT runs of up to 2,200 steps never left the plateau (docs/default_model.md).
     Absolute positions are harmless here: the engine passes position ids that restart at each
     row's first real token, so left padding does not move them.
     """
@@ -215,16 +216,6 @@ def extend_embeddings(model, tokenizer, part_share: float, seed: int) -> None:
     direction = torch.randn(len(parts), embeddings.shape[1], generator=torch.Generator().manual_seed(seed))
     embeddings[old:] = part_share * embeddings[parts_t].sum(1) + direction / direction.norm(dim=1, keepdim=True) * norm
     bias[old:] = bias[parts_t].mean(1)
-
-
-def punctuation_ids(tokenizer) -> list[int]:
-    """Ids of the tokens without a letter or digit (``",``, `` "``, ``\\n``, ...), special tokens excepted:
-    what :attr:`Recipe.types_skip_punctuation` passes over. The mask token stays a word, so a type
-    behind a masked position says "unknown" rather than naming an older word. Byte fragments of a
-    non-ASCII letter decode to U+FFFD alone and count as punctuation; the task corpus is ASCII."""
-    special = set(tokenizer.all_special_ids)
-    return [i for i in range(len(tokenizer))
-            if i not in special and not any(c.isalnum() for c in tokenizer.decode([i]))]
 
 
 def train(recipe: Recipe, tokenizer, sample: Callable[[str, random.Random, int], list[Example]], out_dir: str,

@@ -4,7 +4,7 @@ compare the measured accuracy with the paper's closed forms.
 The closed forms below are the paper's (Eq. 5, §4.2.1-4.2.2, Table 1); the measured side runs
 :func:`lm_eval_mdlm.decoding.loop.denoise` on thousands of rows at once, with the answer holding
 exactly the n item positions (``layout=bare``, no EOS), so the engine's steps are the paper's
-partitions. ``python -m lm_eval_mdlm.oracle.experiments`` prints the table.
+partitions. ``python -m research.oracle_experiments`` prints the table.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
-from lm_eval_mdlm.default_model.train import Example
+from research.default_model.train import Example
 from lm_eval_mdlm.metrics.lists import format_list
 from lm_eval_mdlm.tasks import vocab
 from lm_eval_mdlm.tasks.generate import generate
@@ -49,13 +49,13 @@ LIST_OPS = ("copy", "replace_index", "replace_random", "shuffle")
 # ``first<stage>``: that stage's documents with only the first names as targets (every other token given);
 # with ``ordered`` (the operations that keep the list's order) the way to a first name is the person
 # before it, which previous-word token types turn into the same lookup as ``bind``'s (train.py).
-# ``replace_random``: that operation alone (the last one the person-token model learns, recipe.py);
+# ``replace_random``: that operation alone (the last one the person-token model learns, docs/default_model.md);
 # ``random``: :data:`RANDOM_OPS` at the evaluated lengths; ``hard56``: :data:`HARD_OPS` at the longest
 # evaluated lists (5-6 people), where the shipped model's remaining failures gather.
 # ``arrivals``: insert_random and replace_random, the operations that bring a new person in; ``new<stage>``:
 # that stage's documents with only the new person as the target (every other answer token given): the slot
 # left after every other person is placed must be the newcomer, the conditional greedy one-token-per-step
-# decoding ends on and plain corruption rarely shows (``newarrivals``, recipe.py); ``one<stage>``: one person
+# decoding ends on and plain corruption rarely shows (``newarrivals``, docs/default_model.md); ``one<stage>``: one person
 # of the answer (drawn per document) as the target, every other answer token given, so the slot is the newcomer
 # only when the newcomer is missing from the rest of the answer (a set difference, not a shortcut to "new").
 ECHO_STAGES = {"echo1": 1, "echo2": 2, "echo3": 3, "echo6": 6}
