@@ -55,9 +55,9 @@ LIST_OPS = ("copy", "replace_index", "replace_random", "shuffle")
 # ``arrivals``: insert_random and replace_random, the operations that bring a new person in; ``new<stage>``:
 # that stage's documents with only the new person as the target (every other answer token given): the slot
 # left after every other person is placed must be the newcomer, the conditional greedy one-token-per-step
-# decoding ends on and plain corruption rarely shows (``newarrivals``, docs/default_model.md); ``one<stage>``: one person
-# of the answer (drawn per document) as the target, every other answer token given, so the slot is the newcomer
-# only when the newcomer is missing from the rest of the answer (a set difference, not a shortcut to "new").
+# decoding ends on and plain corruption rarely shows (``newarrivals``, docs/default_model.md); ``one<stage>``: one
+# person of the answer (drawn per document) as the target, every other answer token given, so the slot is the
+# newcomer only when the newcomer is missing from the rest of the answer (a set difference, not a shortcut to "new").
 ECHO_STAGES = {"echo1": 1, "echo2": 2, "echo3": 3, "echo6": 6}
 BIND_STAGES = {"bind2": 2, "bind3": 3, "bind4": 4, "bind6": 6}
 LAST_NAME_TOKENS = frozenset(f" {name}" for name in vocab.LAST_NAMES)

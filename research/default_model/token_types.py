@@ -44,7 +44,7 @@ def previous_token_types(input_ids: torch.Tensor, attention_mask: torch.Tensor, 
     punctuation itself gets no type, so that the first name is the only token in the list whose type is
     `` Morris`` (as the last name is the only one typed by its first name): with ``",`` and `` "`` typed
     `` Morris`` as well, two of three matches are punctuation, and a model whose lookup matches types put
-    ``"]`` or ``",`` into 60 of 72 first-name slots (recipe.py, which also says that neither way made the
+    ``"]`` or ``",`` into 60 of 72 first-name slots (docs/default_model.md, which also says that neither way made the
     first-name chain form in the steps tried).
     """
     real = attention_mask.bool()
