@@ -30,7 +30,7 @@ from lm_eval_mdlm.decoding.loop import DecodeOutput, denoise
 from lm_eval_mdlm.decoding.noise import row_keys
 from lm_eval_mdlm.decoding.schedule import make_schedule
 from lm_eval_mdlm.families import load_denoiser
-from lm_eval_mdlm.families.base import left_positions
+from lm_eval_mdlm.families.spec import left_positions
 from tests.fixtures.families import build_tiny_llada2, build_tiny_sdar
 
 from bench_cache import time_interleaved  # benchmarks/ is on sys.path when a script here runs

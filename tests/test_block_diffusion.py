@@ -24,8 +24,8 @@ from lm_eval_mdlm.decoding.loop import denoise
 from lm_eval_mdlm.decoding.noise import row_keys
 from lm_eval_mdlm.decoding.schedule import make_schedule
 from lm_eval_mdlm.families import FAMILIES, load_denoiser
-from lm_eval_mdlm.families import loading
-from lm_eval_mdlm.families.base import left_positions
+from lm_eval_mdlm.families import registry
+from lm_eval_mdlm.families.spec import left_positions
 from lm_eval_mdlm.families.block_causal import block_causal_4d
 from tests.fixtures.families import build_tiny_dream
 from lm_eval_mdlm.model import MDLM
@@ -349,7 +349,7 @@ def test_clear_errors(tiny_sdar: str, tiny_llada2: str, tmp_path: Path, monkeypa
     with pytest.raises(ConfigError, match=r"family=llada2:remote runs the checkpoint's own modeling code"):
         remote.check_cache("prefix")
     # a family that lists its strategies refuses the others at load and per request, naming them
-    monkeypatch.setitem(loading.FAMILIES, "sdar", dataclasses.replace(FAMILIES["sdar"], strategies=("topk", "edit")))
+    monkeypatch.setitem(registry.FAMILIES, "sdar", dataclasses.replace(FAMILIES["sdar"], strategies=("topk", "edit")))
     with pytest.raises(ConfigError, match=r"strategy='threshold' cannot be used with family=sdar: supported "
                                           r"strategies: topk, edit"):
         MDLM(pretrained=tiny_sdar, device="cpu", strategy="threshold")

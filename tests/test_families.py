@@ -228,7 +228,7 @@ def test_modernbert_with_sliding_layers_is_left_pad_invariant(tmp_path) -> None:
 
 def test_llada_moe_is_recognised_by_type_or_architecture() -> None:
     """LLaDA-MoE keeps LLaDA 2.x's tokenizer ids (dllm's get_tokenizer: mask <|mask|>, end of turn <|role_end|>)."""
-    from lm_eval_mdlm.families.loading import detect_family
+    from lm_eval_mdlm.families.registry import detect_family
 
     for config in ({"model_type": "lladamoe"}, {"model_type": "llada_moe"}, {"architectures": ["LLaDAMoEModelLM"]},
                    {"model_type": "llada", "architectures": ["LLaDAMoEModelLM"]}):

@@ -142,7 +142,7 @@ def test_docs_table_matches_the_catalog() -> None:
 
     assert set(provenance.SIZE) == {b.name for b in catalog.BENCHMARKS}
     docs = (Path(__file__).parents[1] / "docs" / "suite.md").read_text(encoding="utf-8")
-    assert catalog.docs_table() in docs, "run: python -m lm_eval_mdlm.tasks.suite.catalog --table"
+    assert provenance.docs_table() in docs, "run: python -m lm_eval_mdlm.tasks.suite.provenance"
 
 
 def test_release_file_tasks_build_through_lm_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,17 +6,20 @@ It also knows its mask, EOS and pad ids and its maximum length. The family (:cla
 from the checkpoint's ``model_type``/``architectures`` or ``family=``) decides the mask layout,
 position ids, logit alignment and how the weights are loaded; see docs/families.md.
 
-Modules: ``base`` (contract + Denoiser), ``llada``, ``dream``, ``sdar`` and ``llada2`` (block
-diffusion; their block-causal mask and exact block cache in ``block_causal``), ``moe`` (LLaDA-MoE and
-SDAR-MoE on Qwen3-MoE), ``hub_tokenizers`` (tokenizers as the hub repos ship them), ``bert`` (masked LMs and
-recognised-but-unsupported families), ``native`` (loading without remote code),
-``loading`` (``load_denoiser``), ``cache`` (Fast-dLLM KV caching, ``cache=prefix|dual``), ``fixtures`` and
-``fixtures_moe`` (tiny checkpoints in the hub repos' layouts, for tests), ``diffusion_gemma`` (DiffusionGemma,
-decoded by its own ``generate()``: ``strategy=generate``; its tiny checkpoint in ``diffusion_gemma_fixture``).
+Modules, leaves first: ``spec`` (the :class:`Family` record and shared helpers), ``tokens`` (EOS and mask ids
+by string), the families ``bert`` (masked LMs and recognised-but-unsupported families), ``llada``, ``dream``,
+``sdar`` and ``llada2`` (block diffusion), ``moe`` (LLaDA-MoE and SDAR-MoE on Qwen3-MoE), ``diffusion_gemma``
+(decoded by its own ``generate()``: ``strategy=generate``); ``native`` (loading without remote code),
+``hub_tokenizers`` (tokenizers as the hub repos ship them), ``block_causal`` (the block-causal mask and exact
+block cache), ``cache`` (Fast-dLLM KV caching, ``cache=prefix|dual``), ``base`` (the :class:`Denoiser`),
+``registry`` (every family by name, detection) and ``loading`` (``load_denoiser``). Tiny checkpoints in each
+family's hub layout, for tests, are in tests/fixtures.
 """
 
-from lm_eval_mdlm.families.base import DTYPES, Denoiser, Family
-from lm_eval_mdlm.families.loading import FAMILIES, detect_family, load_denoiser, resolve_mask_id
+from lm_eval_mdlm.families.base import Denoiser
+from lm_eval_mdlm.families.loading import load_denoiser, resolve_mask_id
+from lm_eval_mdlm.families.registry import FAMILIES, detect_family
+from lm_eval_mdlm.families.spec import DTYPES, Family
 
 FamilySpec = Family  # the name this module exported before family adapters existed
 

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from lm_eval_mdlm.families.base import Family
+from lm_eval_mdlm.families.spec import Family
 
 MASKED_LM = Family(name="masked_lm", shift_logits=False, mask_layout="2d", positions="auto",
                    auto_class="AutoModelForMaskedLM")

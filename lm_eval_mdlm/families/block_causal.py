@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from lm_eval_mdlm.families.base import left_positions
+from lm_eval_mdlm.families.spec import left_positions
 
 
 def block_causal_4d(attention_mask: torch.Tensor, block_length: int) -> torch.Tensor:

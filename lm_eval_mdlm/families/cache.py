@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from lm_eval_mdlm.families.base import left_positions
+from lm_eval_mdlm.families.spec import left_positions
 
 
 class BlockCache:

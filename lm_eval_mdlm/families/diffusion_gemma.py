@@ -54,7 +54,9 @@ from lm_eval_mdlm.config import ConfigError, DecodeConfig
 from lm_eval_mdlm.decoding.loop import DecodeOutput
 from lm_eval_mdlm.decoding.noise import mix64
 from lm_eval_mdlm.decoding.schedule import Schedule
-from lm_eval_mdlm.families.base import DTYPES, Denoiser, Family
+from lm_eval_mdlm.families.base import Denoiser
+from lm_eval_mdlm.families.spec import DTYPES, Family
+from lm_eval_mdlm.families.tokens import resolve_eos_ids
 
 _NO_ENGINE = (
     "DiffusionGemma has no mask token (it was trained to denoise canvases of uniformly random tokens), and "
@@ -246,8 +248,6 @@ def load(pretrained: str, *, revision: str | None, dtype: str, device: str | tor
          mask_id: int | None, max_length: int | None, split: dict[str, Any]) -> DiffusionGemmaDenoiser:
     """Load a checkpoint with transformers' own ``DiffusionGemmaForBlockDiffusion`` and its tokenizer."""
     import transformers
-
-    from lm_eval_mdlm.families.loading import resolve_eos_ids  # loading imports this module
 
     if remote:
         raise ValueError("family=diffusion_gemma:remote: transformers ships DiffusionGemma's modules, so there is "

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from lm_eval_mdlm.families.base import Family
+from lm_eval_mdlm.families.spec import Family
 from lm_eval_mdlm.families.native import load_renamed, require
 
 _QWEN2_FIELDS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from lm_eval_mdlm.families.base import Family
+from lm_eval_mdlm.families.spec import Family
 from lm_eval_mdlm.families.native import load_renamed, require
 
 _BLOCK = {"attn_norm": "input_layernorm", "ff_norm": "post_attention_layernorm",

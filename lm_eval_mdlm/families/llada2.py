@@ -44,7 +44,7 @@ from typing import Any
 
 import torch
 
-from lm_eval_mdlm.families.base import Family
+from lm_eval_mdlm.families.spec import Family
 from lm_eval_mdlm.families.native import load_renamed, require
 
 _ATTENTION = {"attention.query_layernorm": "self_attn.q_norm", "attention.key_layernorm": "self_attn.k_norm",

@@ -17,61 +17,16 @@ from typing import Any
 
 import torch
 
-from lm_eval_mdlm.families.base import DTYPES, Denoiser, Family, token_id
+from lm_eval_mdlm.families.base import Denoiser
 from lm_eval_mdlm.families.bert import MASKED_LM
-from lm_eval_mdlm.families.diffusion_gemma import DIFFUSION_GEMMA
-from lm_eval_mdlm.families.dream import DREAM
-from lm_eval_mdlm.families.llada import LLADA
-from lm_eval_mdlm.families.llada2 import LLADA2
-from lm_eval_mdlm.families.moe import LLADA_MOE, SDAR_MOE
+from lm_eval_mdlm.families.hub_tokenizers import load_without_remote_code, read_tokenizer_config, remote_tokenizer_class
 from lm_eval_mdlm.families.native import checkpoint_folder, dispatch, read_config, read_state_dict, torch_dtype
-from lm_eval_mdlm.families.sdar import SDAR
+from lm_eval_mdlm.families.registry import FAMILIES, detect_family
+from lm_eval_mdlm.families.spec import DTYPES, Family
+from lm_eval_mdlm.families.tokens import resolve_eos_ids, token_id
 from lm_eval_mdlm.oracle import is_oracle_spec, load_oracle
 
 logger = logging.getLogger(__name__)
-
-FAMILIES: dict[str, Family] = {f.name: f for f in (LLADA, LLADA_MOE, DREAM, MASKED_LM, LLADA2, SDAR, SDAR_MOE,
-                                                   DIFFUSION_GEMMA)}
-"""Every family by name (the values ``family=`` accepts, optionally with ``:remote``)."""
-
-
-def _masked_lm_types() -> set[str]:
-    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
-
-    return set(MODEL_FOR_MASKED_LM_MAPPING_NAMES)
-
-
-def _detected(config: dict[str, Any]) -> Family | None:
-    """The family of a config: ``architectures`` first (LLaDA-MoE's hub config says ``model_type: llada``
-    with ``architectures: [LLaDAMoEModelLM]``), then ``model_type``."""
-    archs = set(config.get("architectures") or ())
-    by_architecture = next((f for f in FAMILIES.values() if archs & set(f.architectures)), None)
-    return by_architecture or next((f for f in FAMILIES.values() if f.matches(config)), None)
-
-
-def detect_family(config: dict[str, Any], name: str, override: str | None) -> tuple[Family | None, bool]:
-    """(family, remote) for a checkpoint: the ``family=`` override, else the config's family; None
-    means "no known family: use transformers' auto classes". Raises for unknown or unsupported values."""
-    remote = False
-    if override:
-        family_name, _, mode = str(override).partition(":")
-        if mode not in ("", "remote") or family_name not in FAMILIES:
-            raise ValueError(f"family={override!r} is unknown; valid values: {', '.join(FAMILIES)} "
-                             "(append ':remote' to run the checkpoint's own code, e.g. family=dream:remote).")
-        family, remote = FAMILIES[family_name], mode == "remote"
-        detected = _detected(config)
-        if detected is not None and detected is not family:
-            logger.warning("family=%s overrides %s's detected family %s", family.name, name, detected.name)
-    else:
-        family = _detected(config)
-        if family is None and str(config.get("model_type", "")).lower() in _masked_lm_types():
-            family = MASKED_LM
-    if family is not None and family.unsupported:
-        supported = ", ".join(f.name for f in FAMILIES.values() if not f.unsupported)
-        raise ValueError(f"pretrained={name!r} is a {family.name} checkpoint, which --model mdlm cannot run yet: "
-                         f"{family.unsupported}. Supported families: {supported}.")
-    return family, remote
-
 
 def _check_can_denoise(config: Any, name: str) -> str:
     """The auto class to load an unknown-family ``config`` with, or a clear error for causal-only models."""
@@ -121,20 +76,6 @@ def resolve_mask_id(tokenizer: Any, vocab_size: int, override: int | None, famil
     return int(mask_id)
 
 
-def resolve_eos_ids(tokenizer: Any, family: Family | None, vocab_size: int) -> tuple[int, ...]:
-    """End-of-answer ids: the family's EOS / end-of-turn tokens (by string in the tokenizer, else by
-    their released id if it is in the vocabulary), plus the tokenizer's EOS (and SEP for masked LMs)."""
-    ids: list[int] = []
-    for token, default in family.eos_tokens if family else ():
-        found = token_id(tokenizer, token)
-        if found is not None or default is not None:
-            ids.append(found if found is not None else default)
-    ids += [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    if family is None or family is MASKED_LM:
-        ids += [i for i in (getattr(tokenizer, "sep_token_id", None),) if i is not None]
-    return tuple(dict.fromkeys(i for i in ids if 0 <= i < vocab_size))
-
-
 def block_size(config: dict[str, Any], family: Family) -> int:
     """A block-diffusion checkpoint's attention block: ``block_size`` / ``block_length`` from its config
     (some SDAR-derived configs carry ``block_size``), else the family's released block length."""
@@ -166,12 +107,6 @@ def _tokenizer(path: str, revision: str | None, trust_remote_code: bool) -> Any:
     """The checkpoint's tokenizer: its own class with ``trust_remote_code``, else built natively even when
     ``tokenizer_config.json`` names remote code (:mod:`~lm_eval_mdlm.families.hub_tokenizers`)."""
     import transformers
-
-    from lm_eval_mdlm.families.hub_tokenizers import (
-        load_without_remote_code,
-        read_tokenizer_config,
-        remote_tokenizer_class,
-    )
 
     folder = path if os.path.isdir(path) else None
     config = read_tokenizer_config(folder) if folder else {}

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from lm_eval_mdlm.families.base import Family
+from lm_eval_mdlm.families.spec import Family
 from lm_eval_mdlm.families.native import load_renamed, require
 
 _EXPERT_KEY = re.compile(r"^(model\.layers\.\d+\.mlp\.)experts\.(\d+)\.(gate_proj|up_proj|down_proj)\.weight$")

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from lm_eval_mdlm.families.base import Family
+from lm_eval_mdlm.families.spec import Family
 from lm_eval_mdlm.families.native import load_renamed, require
 
 _QWEN3_FIELDS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",

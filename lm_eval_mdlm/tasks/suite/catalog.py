@@ -244,21 +244,6 @@ def render_all() -> dict[str, str]:
     return files
 
 
-def docs_table() -> str:
-    """The Markdown table of docs/suite.md (split, size and verification from :mod:`.provenance`)."""
-    from lm_eval_mdlm.tasks.suite import provenance
-
-    rows = ["| # | benchmark | domain | dataset | split | size | lm-eval task reused | task | extractor | scorer "
-            "| gen. length | how verified | note |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for i, b in enumerate(BENCHMARKS, 1):
-        base = f"`{b.base}`" if b.base else "ours"
-        rows.append(f"| {i} | {b.title} | {b.domain} | {b.source} | {provenance.split(b)} | {provenance.SIZE[b.name]} "
-                    f"| {base} | `{b.task}` | `{b.extractor}` | `{b.scorer}` | {b.gen} | {provenance.checked(b)} "
-                    f"| {b.note} |")
-    return "\n".join(rows) + "\n"
-
-
 def write(root: Path = ROOT) -> list[Path]:
     """(Re)write every suite YAML; returns the paths written."""
     written = []
@@ -273,5 +258,3 @@ def write(root: Path = ROOT) -> list[Path]:
 if __name__ == "__main__":
     if "--write" in sys.argv:
         print(f"wrote {len(write())} files under {ROOT}")
-    if "--table" in sys.argv:
-        print(docs_table())

@@ -8,7 +8,7 @@ release (the development machine cannot reach the hub to count them); they are n
 
 from __future__ import annotations
 
-from lm_eval_mdlm.tasks.suite.catalog import Benchmark
+from lm_eval_mdlm.tasks.suite.catalog import BENCHMARKS, Benchmark
 
 LM_EVAL = "lm-eval 0.4.13 task file"
 FIXTURE = "fixture rows through the task"
@@ -79,3 +79,20 @@ def split(b: Benchmark) -> str:
             kwargs.get("split", "release files")
     cfg = resolve_config({"task": b.task, **({"lm_eval_base": b.base} if b.base else {}), **b.data})
     return str(cfg.get("test_split"))
+
+
+def docs_table() -> str:
+    """The Markdown table of docs/suite.md: the catalog's facts with this module's split, size and verification."""
+    rows = ["| # | benchmark | domain | dataset | split | size | lm-eval task reused | task | extractor | scorer "
+            "| gen. length | how verified | note |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for i, b in enumerate(BENCHMARKS, 1):
+        base = f"`{b.base}`" if b.base else "ours"
+        rows.append(f"| {i} | {b.title} | {b.domain} | {b.source} | {split(b)} | {SIZE[b.name]} "
+                    f"| {base} | `{b.task}` | `{b.extractor}` | `{b.scorer}` | {b.gen} | {checked(b)} "
+                    f"| {b.note} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(docs_table())
