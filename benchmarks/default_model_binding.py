@@ -5,7 +5,7 @@ last names masked (everything else, including every first name, given); the scri
 most likely token is the right last name. Copy needs only positional copying; in shuffle and the random
 operations the slot's first name says which person it is, so a model that finds a person by content
 gets them right, and one that copies by position guesses (about 1 in n for shuffle). This is the failure
-behind the default model's shuffle/random scores (README, "The default model"). The last two rows measure the
+behind the default model's shuffle/random scores (docs/default_model.md). The last two rows measure the
 same on the training drill ``bind<n>`` (data.py): a bare list of 2..n people, then the same people reordered,
 at its own positions and with every position id moved by ``--shift`` (default 60): the model's positions
 are learned absolute embeddings, and a lookup learnt on the drill's short rows at positions 0-60 was gone

@@ -2,7 +2,7 @@
 
 Runs lm-eval's Python API with ``--model mdlm`` (default model, chat template, one-shot) over the ten
 Waiting Line operations for top-k with k tokens per step and for confidence thresholds, and prints a
-Markdown table of accuracy with the measured tokens per step: the README's table. ParallelBench's
+Markdown table of accuracy with the measured tokens per step: docs/default_model.md's table. ParallelBench's
 qualitative findings to look for: copy / replace_index stay flat as k grows while shuffle and
 replace_random fall; a threshold beats top-k at equal tokens per step.
 

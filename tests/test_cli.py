@@ -15,7 +15,8 @@ import pytest
 
 BIN = Path(sys.executable).parent
 # Floors for the shipped default model at 20 documents per op, one token per step (greedy, so the scores are
-# fixed: a floor below them catches a broken engine or checkpoint); README's table has them at 100 documents.
+# fixed: a floor below them catches a broken engine or checkpoint); docs/default_model.md's table has them at 100
+# documents.
 DEFAULT_MODEL_FLOORS = {"copy": 0.95, "reverse": 0.95, "replace_index": 0.95, "insert_index": 0.95,
                         "remove_index": 0.95, "shuffle": 0.75, "remove_random": 0.9, "insert_random": 0.9,
                         "replace_random": 0.9}  # measured: 1.0 on the exact five, 0.8, 1.0, 0.95, 1.0
@@ -141,6 +142,6 @@ def test_default_model_runs_the_waiting_line_offline_without_pretrained(tmp_path
     results, _, traces = read_outputs(tmp_path / "out")
     assert results["config"]["model_args"] in ("", None, {}) and len(traces) == 20 * len(ops)
     scores = {op: results["results"][task]["score,none"] for op, task in zip(ops, tasks)}
-    # a random-weight model scores 0 on every op (README table for the shipped model's)
+    # a random-weight model scores 0 on every op (docs/default_model.md's table for the shipped model's)
     assert all(scores[op] >= floor for op, floor in DEFAULT_MODEL_FLOORS.items()), scores
     assert all(results["results"][task]["afp,none"] == 1.0 for task in tasks)  # one token per step

@@ -4,8 +4,9 @@
   (``--model mdlm --model_args pretrained=oracle:shuffle``), see :func:`load_oracle`;
 * :mod:`lm_eval_mdlm.oracle.theory`: total correlation C(Y|X) and the T-step bound L_T (ParallelBench
   Eq. 2-4) computed from an oracle's joint distribution;
-* :mod:`research.block_hmm`: a Block-HMM with a parity constraint (arXiv 2602.00286) and
-  the exact distribution of mean-field parallel decoding on it.
+
+The experiments run on them (the engine against ParallelBench's closed forms, a Block-HMM with a parity
+constraint) are research and live outside the package: research/oracle_experiments.py, research/block_hmm.py.
 """
 
 from __future__ import annotations
