@@ -11,7 +11,6 @@ import torch
 
 from research.default_model import data
 from research.default_model.recipe import build_tokenizer, run
-from research.default_model.token_types import punctuation_ids
 from research.default_model.train import batch_tensors, corrupt, drill_targets, masked_diffusion_loss
 
 
@@ -329,27 +328,6 @@ def _request(tokenizer):
 
     return Instance(request_type="generate_until", doc={}, idx=0,
                     arguments=("Copy: [\"Mary Smith\"] ->", {"until": ["\n"], "max_gen_toks": 4}))
-
-
-def test_token_type_channel_is_saved_switched_and_refused_by_the_engine(name_tokenizer, tmp_path) -> None:
-    """The research channel survives save/load, a later phase switches its punctuation skip list on, and the
-    engine (which does not feed types) refuses such a checkpoint by name instead of decoding it wrongly."""
-    from lm_eval_mdlm.config import ConfigError
-    from lm_eval_mdlm.model import MDLM
-    from research.default_model.recipe import RECIPE
-    from research.default_model.train import build_model
-
-    small = dict(hidden=32, layers=1, heads=2, intermediate=64, seed=0, previous_token_types=True)
-    first = build_model(dataclasses.replace(RECIPE, **small), name_tokenizer)
-    assert first.config.mdlm_token_types == "previous" and not hasattr(first.config, "mdlm_token_types_skip")
-    first.save_pretrained(tmp_path / "phase1")
-    recipe = dataclasses.replace(RECIPE, **small, init_from=str(tmp_path / "phase1"), types_skip_punctuation=True)
-    second = build_model(recipe, name_tokenizer)
-    assert second.config.mdlm_token_types_skip == punctuation_ids(name_tokenizer)
-    second.save_pretrained(tmp_path / "phase2")
-    name_tokenizer.save_pretrained(tmp_path / "phase2")
-    with pytest.raises(ConfigError, match="config.mdlm_token_types is set: .* that the engine does not feed"):
-        MDLM(pretrained=str(tmp_path / "phase2"))
 
 
 def _shipped_record() -> tuple[dict, list[str]]:

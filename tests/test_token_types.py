@@ -3,6 +3,8 @@ refused by name, and training's forward equal to the engine's on a checkpoint wi
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -124,3 +126,26 @@ def test_the_engine_refuses_a_checkpoint_with_token_types() -> None:
 
     with pytest.raises(ConfigError, match="config.mdlm_token_types is set"):
         Denoiser(_tiny_bert(True), None, mask_id=1, eos_ids=(2,), pad_id=0, max_length=64, family=MASKED_LM)
+
+
+def test_token_type_channel_is_saved_switched_and_refused_by_the_engine(tmp_path) -> None:
+    """The research channel survives save/load, a later phase switches its punctuation skip list on, and the
+    engine (which does not feed types) refuses such a checkpoint by name instead of decoding it wrongly."""
+    from lm_eval_mdlm.config import ConfigError
+    from lm_eval_mdlm.model import MDLM
+    from research.default_model.recipe import RECIPE
+    from research.default_model.train import build_model
+    from tests.fixtures.tiny import build_tokenizer
+
+    name_tokenizer = build_tokenizer()
+    small = dict(hidden=32, layers=1, heads=2, intermediate=64, seed=0, previous_token_types=True)
+    first = build_model(dataclasses.replace(RECIPE, **small), name_tokenizer)
+    assert first.config.mdlm_token_types == "previous" and not hasattr(first.config, "mdlm_token_types_skip")
+    first.save_pretrained(tmp_path / "phase1")
+    recipe = dataclasses.replace(RECIPE, **small, init_from=str(tmp_path / "phase1"), types_skip_punctuation=True)
+    second = build_model(recipe, name_tokenizer)
+    assert second.config.mdlm_token_types_skip == punctuation_ids(name_tokenizer)
+    second.save_pretrained(tmp_path / "phase2")
+    name_tokenizer.save_pretrained(tmp_path / "phase2")
+    with pytest.raises(ConfigError, match="config.mdlm_token_types is set: .* that the engine does not feed"):
+        MDLM(pretrained=str(tmp_path / "phase2"))
