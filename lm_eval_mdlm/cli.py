@@ -44,15 +44,24 @@ def _report(argv: list[str]) -> int:
     return report_main(argv)
 
 
-COMMANDS = {"train-tiny": _train_tiny, "sweep": _sweep, "report": _report}
+COMMANDS = {
+    "train-tiny": (_train_tiny, "retrain the shipped default model from scratch"),
+    "sweep": (_sweep, "run a resumable grid of decoding settings over tasks"),
+    "report": (_report, "tables and plots of --model mdlm output folders"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in COMMANDS:
-        print(f"usage: lm-eval-mdlm {{{','.join(COMMANDS)}}} [options]   (see --help of each)", file=sys.stderr)
-        return 2
-    return COMMANDS[argv[0]](argv[1:])
+    """Dispatch to a subcommand; ``--help`` lists them (exit 0), a missing or unknown one exits 2 with why."""
+    parser = argparse.ArgumentParser(
+        prog="lm-eval-mdlm", description="lm-eval-mdlm's own commands; evaluation itself is `lm_eval --model mdlm`.",
+        epilog="Run `lm-eval-mdlm <command> --help` for a command's options.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    for name, (_, summary) in COMMANDS.items():
+        # each command parses its own options (and its own --help), so the subparser takes none
+        commands.add_parser(name, help=summary, add_help=False)
+    args, rest = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    return COMMANDS[args.command][0](rest)
 
 
 if __name__ == "__main__":

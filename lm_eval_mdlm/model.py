@@ -21,9 +21,19 @@ from lm_eval.api.model import TemplateLM
 from tqdm import tqdm
 
 from lm_eval_mdlm import likelihood as likelihood_estimators
-from lm_eval_mdlm import traces
+from lm_eval_mdlm import preflight, traces
 from lm_eval_mdlm.distributed import Distributed, answer_real_requests, model_parallel_kwargs
-from lm_eval_mdlm.config import MODEL_STRATEGIES, DecodeConfig, coerce, split_gen_kwargs
+from lm_eval_mdlm.config import (
+    MODEL_STRATEGIES,
+    ConfigError,
+    DecodeConfig,
+    batch_size_arg,
+    bool_arg,
+    coerce,
+    ignored_knobs,
+    int_arg,
+    split_gen_kwargs,
+)
 from lm_eval_mdlm.decoding.loop import check_cache, denoise
 from lm_eval_mdlm.decoding.noise import row_keys
 from lm_eval_mdlm.decoding.schedule import make_schedule
@@ -60,6 +70,13 @@ class MDLM(TemplateLM):
                  offload_folder: str | None = "./offload", family: str | None = None,
                  **decode_args: Any) -> None:
         super().__init__()
+        ints = _int_args(mask_id=mask_id, max_length=max_length, max_batch_size=max_batch_size, threads=threads,
+                         mc_num=mc_num, likelihood_batch_size=likelihood_batch_size)
+        flags = {name: bool_arg(name, value) for name, value in (
+            ("trust_remote_code", trust_remote_code), ("add_bos_token", add_bos_token), ("parallelize", parallelize))}
+        batch_size = batch_size_arg(batch_size)
+        preflight.check_output_file("trace_path", trace_path)
+        self.config = DecodeConfig(**coerce(decode_args))
         if pretrained is None:  # the small model this project trains and ships: runs offline
             pretrained = default_checkpoint()
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -74,18 +91,17 @@ class MDLM(TemplateLM):
         if self.dist.accelerator is not None:
             self.accelerator = self.dist.accelerator  # lm-eval <= 0.4.11 gathers through it
         if self._device.type == "cpu":
-            torch.set_num_threads(int(threads) if threads is not None else default_threads())
-        self.config = DecodeConfig(**coerce(decode_args))
+            torch.set_num_threads(ints["threads"] or default_threads())
         load_kwargs = model_parallel_kwargs(
-            _as_bool(parallelize), device_map, max_memory_per_gpu, max_cpu_memory, offload_folder,
+            flags["parallelize"], device_map, max_memory_per_gpu, max_cpu_memory, offload_folder,
             local_rank=int(os.environ.get("LOCAL_RANK", "0")),
             local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-        self.denoiser: Denoiser = load_denoiser(
-            str(pretrained), revision=revision, dtype=dtype, device=self._device,
-            trust_remote_code=_as_bool(trust_remote_code),
-            mask_id=None if mask_id in (None, "None") else int(mask_id),
-            max_length=None if max_length in (None, "None") else int(max_length),
-            family=None if family in (None, "None", "") else str(family), **load_kwargs)
+        self.denoiser: Denoiser = _load(str(pretrained), revision=revision, dtype=dtype, device=self._device,
+                                        trust_remote_code=flags["trust_remote_code"], mask_id=ints["mask_id"],
+                                        max_length=ints["max_length"],
+                                        family=None if family in (None, "None", "") else str(family), **load_kwargs)
+        preflight.check_ids(self.denoiser.mask_id, self.denoiser.pad_id, self.denoiser.eos_ids)
+        preflight.check_max_length(ints["max_length"], getattr(self.denoiser, "model", None))
         spec = getattr(self.denoiser, "spec", None)
         if "strategy" not in decode_args and spec is not None and spec.strategies:
             self.config = self.config.replace(strategy=spec.strategies[0])  # e.g. DiffusionGemma's generate()
@@ -94,23 +110,62 @@ class MDLM(TemplateLM):
             self._device = self.denoiser.device
         self.tokenizer = self.denoiser.tokenizer
         self.pretrained = str(pretrained)
-        self.add_bos_token = _as_bool(add_bos_token)
-        self.batch_size_arg = str(batch_size)
-        self.max_batch_size = int(max_batch_size)
+        self.add_bos_token = flags["add_bos_token"]
+        self.batch_size_arg = batch_size
+        self.max_batch_size = ints["max_batch_size"] or 64
+        self._checked_configs: set[tuple[DecodeConfig, bool | None]] = set()  # warned once (ignored knobs)
         self.trace_path = trace_path
         self.traces: list[dict[str, Any]] = []
         traces.STORE.clear()
         # Rows (request x mask pattern) per likelihood forward; see lm_eval_mdlm/likelihood.py. With
         # batch_size=auto the size is probed on the first likelihood request, not here: generation-only
         # runs never pay for that probe.
-        given_rows = likelihood_batch_size not in (None, "None")
+        given_rows = ints["likelihood_batch_size"] is not None
         self._probe_likelihood_rows = not given_rows and self.batch_size_arg.startswith("auto")
         self.likelihood_config = likelihood_estimators.LikelihoodConfig.from_args(
-            likelihood, mc_num, order, elbo_variant,
-            likelihood_batch_size if given_rows else (1 if self._probe_likelihood_rows else batch_size),
+            likelihood, ints["mc_num"] or 128, order, elbo_variant,
+            ints["likelihood_batch_size"] if given_rows else (1 if self._probe_likelihood_rows else batch_size),
             self.config.seed)
 
     # ------------------------------------------------------------------ lm-eval plumbing
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None) -> MDLM:
+        from lm_eval.utils import simple_parse_args_string
+
+        return cls.create_from_arg_obj(simple_parse_args_string(arg_string), additional_config)
+
+    @classmethod
+    def create_from_arg_obj(cls, arg_dict: dict[str, Any], additional_config: dict | None = None) -> MDLM:
+        """As lm-eval's, but ``batch_size``/``device``/``max_batch_size`` in ``--model_args`` win over the CLI
+        flags of the same name (lm-eval passes both, a duplicate-keyword TypeError); a differing flag is
+        named in a warning."""
+        extra = {k: v for k, v in (additional_config or {}).items() if v is not None}
+        for key in sorted(set(extra) & set(arg_dict)):
+            if str(extra[key]) != str(arg_dict[key]):
+                logger.warning("%s=%s in --model_args overrides lm-eval's --%s %s", key, arg_dict[key], key,
+                               extra.pop(key))
+            extra.pop(key, None)
+        return cls(**arg_dict, **extra)
+
+    def set_cache_hook(self, cache_hook: Any) -> None:
+        """lm-eval's ``--use_cache`` attaches here: refuse a database another configuration filled."""
+        super().set_cache_hook(cache_hook)
+        identity = {"pretrained": self.pretrained, "family": self.denoiser.family, "mask_id": self.denoiser.mask_id,
+                    "max_length": self.max_length, "add_bos_token": self.add_bos_token,
+                    "decode_config": asdict(self.config),
+                    "likelihood": {k: v for k, v in asdict(self.likelihood_config).items() if k != "batch_size"}}
+        preflight.check_cache_config(getattr(cache_hook, "dbdict", None), identity)
+
+    def adopt_cached(self, results: list[Any]) -> None:
+        """Keep the traces of answers lm-eval's cache served (they never reach ``generate_until``), so a
+        resumed or fully cached run writes every trace; called by the hook around lm-eval's CachingLM."""
+        known = {id(record) for record in self.traces}
+        fresh = [t for t in map(traces.trace_of, results) if t is not None and id(t) not in known]
+        self.traces.extend(fresh)
+        traces.STORE.extend(fresh)
+        if fresh and self.trace_path and self.rank == 0:
+            traces.write_jsonl(self.traces, self.trace_path)
+
     @property
     def eot_token_id(self) -> int:
         return self.denoiser.eos_ids[0] if self.denoiser.eos_ids else self.denoiser.pad_id
@@ -237,6 +292,7 @@ class MDLM(TemplateLM):
                 for row, i in enumerate(batch):
                     results[i] = self._finish(jobs[i], config, schedule.block_length, answers[row], steps[row],
                                               nfe[row], revised[row])
+                    self.cache_hook.add_partial("generate_until", requests[i].args, results[i])  # resumable
                     committed += results[i].trace["metrics"]["answer_tokens"]
                     forwards += nfe[row]
                 bar.update(len(batch))
@@ -246,11 +302,12 @@ class MDLM(TemplateLM):
 
     def _prepare(self, index: int, request: Instance) -> dict[str, Any]:
         context, gen_kwargs = request.args
-        overrides, until, max_gen_toks = split_gen_kwargs(gen_kwargs or {})
+        overrides, until, max_gen_toks, do_sample = split_gen_kwargs(gen_kwargs or {})
         config = self.config.replace(**overrides) if overrides else self.config
         if max_gen_toks is not None:  # the request's own length (recorded in its trace config too)
             config = config.replace(max_gen_toks=max_gen_toks)
         config = self._decode_config(config)
+        self._warn_once(config, do_sample)
         length = config.max_gen_toks
         if length >= self.max_length:
             raise ValueError(f"max_gen_toks={length} leaves no room for the prompt in the model's "
@@ -283,6 +340,21 @@ class MDLM(TemplateLM):
         traces.STORE.append(record)
         return traces.TracedStr(text, record)
 
+    def _warn_once(self, config: DecodeConfig, do_sample: bool | None) -> None:
+        """One warning per run and configuration for knobs its strategy ignores (as transformers'
+        GenerationConfig warns), and for ``do_sample=True`` at temperature 0 (greedy, not sampled)."""
+        key = (config.replace(max_gen_toks=1), do_sample)
+        if key in self._checked_configs:
+            return
+        self._checked_configs.add(key)
+        ignored = ignored_knobs(config)
+        if ignored:
+            logger.warning("strategy=%s ignores %s: drop them, or choose a strategy that uses them (README, "
+                           "Strategies)", config.strategy, ", ".join(ignored))
+        if do_sample and config.temperature == 0:
+            logger.warning("do_sample=True but temperature=0: decoding greedily; set temperature > 0 to sample "
+                           "(e.g. --gen_kwargs temperature=1.0)")
+
     def _decode_config(self, config: DecodeConfig) -> DecodeConfig:
         """``config`` as the loaded model decodes it (checked at load and per request, since gen_kwargs may
         change it): the cache mode must be one the model has; its family may refuse the strategy or a knob, or fix
@@ -311,8 +383,33 @@ class MDLM(TemplateLM):
         return size
 
 
-def _as_bool(value: bool | str) -> bool:
-    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes")
+_INT_ARGS = {  # name: (minimum, what it is / how to fix it)
+    "mask_id": (0, "it is the id of the token the model was trained to denoise, e.g. mask_id=126336"),
+    "max_length": (2, "it is the prompt + answer limit in tokens; leave it out for the model's own maximum"),
+    "max_batch_size": (1, "it caps batch_size=auto, e.g. max_batch_size=64"),
+    "threads": (1, "it is the number of CPU threads for torch, e.g. threads=4; leave it out for half the cores"),
+    "mc_num": (1, "it is the number of Monte-Carlo samples of the ELBO, e.g. mc_num=128"),
+    "likelihood_batch_size": (1, "it is the number of rows per likelihood forward, e.g. likelihood_batch_size=32"),
+}
+
+
+def _int_args(**values: Any) -> dict[str, int | None]:
+    """The integer model arguments, validated (None where not given)."""
+    return {name: int_arg(name, value, *_INT_ARGS[name]) for name, value in values.items()}
+
+
+def _load(pretrained: str, family: str | None, **kwargs: Any) -> Denoiser:
+    """``load_denoiser`` after checking the checkpoint's files; a ``family=`` whose weights do not match the
+    checkpoint's is named (it surfaced as a KeyError on a parameter name)."""
+    preflight.check_checkpoint_files(pretrained)
+    try:
+        return load_denoiser(pretrained, family=family, **kwargs)
+    except (KeyError, AttributeError) as err:
+        if family is None:
+            raise
+        raise ConfigError(f"family={family} cannot load pretrained={pretrained!r}: the checkpoint's weights or "
+                          f"config do not match that family ({type(err).__name__}: {err}). Leave family out to "
+                          "use the family detected from config.json.") from None
 
 
 def _register() -> None:
