@@ -310,7 +310,7 @@ class MDLM(TemplateLM):
         self._warn_once(config, do_sample)
         length = config.max_gen_toks
         if length >= self.max_length:
-            raise ValueError(f"max_gen_toks={length} leaves no room for the prompt in the model's "
+            raise ConfigError(f"max_gen_toks={length} leaves no room for the prompt in the model's "
                              f"maximum length {self.max_length}; lower max_gen_toks.")
         prompt = self.tok_encode(context)
         room = self.max_length - length
