@@ -31,14 +31,13 @@ from lm_eval_mdlm.config import (
     bool_arg,
     coerce,
     ignored_knobs,
-    int_arg,
     split_gen_kwargs,
 )
 from lm_eval_mdlm.decoding.loop import check_cache, denoise
 from lm_eval_mdlm.decoding.noise import row_keys
 from lm_eval_mdlm.decoding.schedule import make_schedule
 from lm_eval_mdlm.default_model import default_checkpoint
-from lm_eval_mdlm.families import Denoiser, Family, load_denoiser
+from lm_eval_mdlm.families import Denoiser, Family
 from lm_eval_mdlm.metrics.decoding import trace_metrics
 
 logger = logging.getLogger(__name__)
@@ -70,8 +69,8 @@ class MDLM(TemplateLM):
                  offload_folder: str | None = "./offload", family: str | None = None,
                  **decode_args: Any) -> None:
         super().__init__()
-        ints = _int_args(mask_id=mask_id, max_length=max_length, max_batch_size=max_batch_size, threads=threads,
-                         mc_num=mc_num, likelihood_batch_size=likelihood_batch_size)
+        ints = preflight.int_args(mask_id=mask_id, max_length=max_length, max_batch_size=max_batch_size,
+                                  threads=threads, mc_num=mc_num, likelihood_batch_size=likelihood_batch_size)
         flags = {name: bool_arg(name, value) for name, value in (
             ("trust_remote_code", trust_remote_code), ("add_bos_token", add_bos_token), ("parallelize", parallelize))}
         batch_size = batch_size_arg(batch_size)
@@ -96,10 +95,10 @@ class MDLM(TemplateLM):
             flags["parallelize"], device_map, max_memory_per_gpu, max_cpu_memory, offload_folder,
             local_rank=int(os.environ.get("LOCAL_RANK", "0")),
             local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-        self.denoiser: Denoiser = _load(str(pretrained), revision=revision, dtype=dtype, device=self._device,
-                                        trust_remote_code=flags["trust_remote_code"], mask_id=ints["mask_id"],
-                                        max_length=ints["max_length"],
-                                        family=None if family in (None, "None", "") else str(family), **load_kwargs)
+        self.denoiser: Denoiser = preflight.load_checked(
+            str(pretrained), revision=revision, dtype=dtype, device=self._device,
+            trust_remote_code=flags["trust_remote_code"], mask_id=ints["mask_id"], max_length=ints["max_length"],
+            family=None if family in (None, "None", "") else str(family), **load_kwargs)
         preflight.check_ids(self.denoiser.mask_id, self.denoiser.pad_id, self.denoiser.eos_ids)
         preflight.check_max_length(ints["max_length"], getattr(self.denoiser, "model", None))
         spec = getattr(self.denoiser, "spec", None)
@@ -381,35 +380,6 @@ class MDLM(TemplateLM):
                 if self._device.type == "cuda":
                     torch.cuda.empty_cache()
         return size
-
-
-_INT_ARGS = {  # name: (minimum, what it is / how to fix it)
-    "mask_id": (0, "it is the id of the token the model was trained to denoise, e.g. mask_id=126336"),
-    "max_length": (2, "it is the prompt + answer limit in tokens; leave it out for the model's own maximum"),
-    "max_batch_size": (1, "it caps batch_size=auto, e.g. max_batch_size=64"),
-    "threads": (1, "it is the number of CPU threads for torch, e.g. threads=4; leave it out for half the cores"),
-    "mc_num": (1, "it is the number of Monte-Carlo samples of the ELBO, e.g. mc_num=128"),
-    "likelihood_batch_size": (1, "it is the number of rows per likelihood forward, e.g. likelihood_batch_size=32"),
-}
-
-
-def _int_args(**values: Any) -> dict[str, int | None]:
-    """The integer model arguments, validated (None where not given)."""
-    return {name: int_arg(name, value, *_INT_ARGS[name]) for name, value in values.items()}
-
-
-def _load(pretrained: str, family: str | None, **kwargs: Any) -> Denoiser:
-    """``load_denoiser`` after checking the checkpoint's files; a ``family=`` whose weights do not match the
-    checkpoint's is named (it surfaced as a KeyError on a parameter name)."""
-    preflight.check_checkpoint_files(pretrained)
-    try:
-        return load_denoiser(pretrained, family=family, **kwargs)
-    except (KeyError, AttributeError) as err:
-        if family is None:
-            raise
-        raise ConfigError(f"family={family} cannot load pretrained={pretrained!r}: the checkpoint's weights or "
-                          f"config do not match that family ({type(err).__name__}: {err}). Leave family out to "
-                          "use the family detected from config.json.") from None
 
 
 def _register() -> None:

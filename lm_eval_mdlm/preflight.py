@@ -1,5 +1,5 @@
-"""Checks ``--model mdlm`` runs before any forward: the checkpoint's files, ids that collide, output paths
-and a request cache written under another configuration.
+"""Checks ``--model mdlm`` runs before any forward: integer model arguments, the checkpoint's files, ids that
+collide, output paths and a request cache written under another configuration.
 
 Why a module of its own: each of these failed late or obscurely before (a TypeError on ``None`` for an
 empty folder, a KeyError for the wrong family, no results after all generation for a trace path that is a
@@ -15,7 +15,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lm_eval_mdlm.config import ConfigError
+from lm_eval_mdlm.config import ConfigError, int_arg
+from lm_eval_mdlm.families import load_denoiser
 
 CACHE_KEY = "lm_eval_mdlm:config"
 """The entry of lm-eval's ``--use_cache`` database that records which configuration filled it (the
@@ -110,3 +111,32 @@ def check_cache_config(dbdict: Any, config: Mapping[str, Any]) -> None:
         detail = ", ".join(f"{k}: cached {stored.get(k)!r}, now {config.get(k)!r}" for k in changed)
         raise ConfigError(f"--use_cache {getattr(dbdict, 'filename', '')} holds answers of another configuration "
                           f"({detail}); give this configuration its own --use_cache path, or delete that file.")
+
+
+_INT_ARGS = {  # name: (minimum, what it is / how to fix it)
+    "mask_id": (0, "it is the id of the token the model was trained to denoise, e.g. mask_id=126336"),
+    "max_length": (2, "it is the prompt + answer limit in tokens; leave it out for the model's own maximum"),
+    "max_batch_size": (1, "it caps batch_size=auto, e.g. max_batch_size=64"),
+    "threads": (1, "it is the number of CPU threads for torch, e.g. threads=4; leave it out for half the cores"),
+    "mc_num": (1, "it is the number of Monte-Carlo samples of the ELBO, e.g. mc_num=128"),
+    "likelihood_batch_size": (1, "it is the number of rows per likelihood forward, e.g. likelihood_batch_size=32"),
+}
+
+
+def int_args(**values: Any) -> dict[str, int | None]:
+    """The integer model arguments, validated (None where not given)."""
+    return {name: int_arg(name, value, *_INT_ARGS[name]) for name, value in values.items()}
+
+
+def load_checked(pretrained: str, family: str | None, **kwargs: Any) -> Any:
+    """``load_denoiser`` after checking the checkpoint's files; a ``family=`` whose weights do not match the
+    checkpoint's is named (it surfaced as a KeyError on a parameter name)."""
+    check_checkpoint_files(pretrained)
+    try:
+        return load_denoiser(pretrained, family=family, **kwargs)
+    except (KeyError, AttributeError) as err:
+        if family is None:
+            raise
+        raise ConfigError(f"family={family} cannot load pretrained={pretrained!r}: the checkpoint's weights or "
+                          f"config do not match that family ({type(err).__name__}: {err}). Leave family out to "
+                          "use the family detected from config.json.") from None
