@@ -207,7 +207,7 @@ STRATEGY_KNOBS: dict[str, tuple[str, ...]] = {
     "klass_confidence": _KLASS, "klass_kl": _KLASS, "klass_history": _KLASS,
     "remdm_variant": _REMDM, "remdm_eta": _REMDM, "remdm_t_on": _REMDM, "remdm_t_off": _REMDM,
     "edit_threshold": _EDIT, "max_edit_steps": _EDIT,
-    "score": tuple(s for s in ENGINE_STRATEGIES if s not in ("eb", "dilated")),
+    "score": tuple(s for s in ENGINE_STRATEGIES if s not in ("eb", "dilated", "remdm")),  # remdm draws at random
 }
 """The engine strategies that read each strategy-specific knob (the others read every knob they have)."""
 
@@ -221,6 +221,19 @@ def ignored_knobs(cfg: DecodeConfig) -> list[str]:
         return []
     return [f"{name}={getattr(cfg, name)!r}" for name, users in STRATEGY_KNOBS.items()
             if cfg.strategy not in users and getattr(cfg, name) != _DEFAULTS[name]]
+
+
+def config_warnings(cfg: DecodeConfig, do_sample: bool | None) -> list[str]:
+    """What a run should hear once: knobs its strategy ignores, and ``do_sample=True`` at temperature 0."""
+    messages = []
+    ignored = ignored_knobs(cfg)
+    if ignored:
+        messages.append(f"strategy={cfg.strategy} ignores {', '.join(ignored)}: drop them, or choose a strategy "
+                        "that uses them (README, Strategies)")
+    if do_sample and cfg.temperature == 0:
+        messages.append("do_sample=True but temperature=0: decoding greedily; set temperature > 0 to sample "
+                        "(e.g. --gen_kwargs temperature=1.0)")
+    return messages
 
 
 FIELD_NAMES = tuple(f.name for f in fields(DecodeConfig))

@@ -30,7 +30,7 @@ from lm_eval_mdlm.config import (
     batch_size_arg,
     bool_arg,
     coerce,
-    ignored_knobs,
+    config_warnings,
     split_gen_kwargs,
 )
 from lm_eval_mdlm.decoding.loop import check_cache, denoise
@@ -56,6 +56,8 @@ def default_threads() -> int:
 
 class MDLM(TemplateLM):
     """Batched masked-diffusion generation for lm-eval; see the README for every model argument."""
+
+    _behind_cache = False  # wrapped by lm-eval's CachingLM (--use_cache): adopt_cached shares the traces
 
     def __init__(self, pretrained: str | None = None, revision: str | None = None, dtype: str = "auto",
                  device: str | None = None, trust_remote_code: bool | str = False,
@@ -154,15 +156,28 @@ class MDLM(TemplateLM):
                     "decode_config": asdict(self.config),
                     "likelihood": {k: v for k, v in asdict(self.likelihood_config).items() if k != "batch_size"}}
         preflight.check_cache_config(getattr(cache_hook, "dbdict", None), identity)
+        from lm_eval.api.model import CachingLM  # patched by our start-up hook to call adopt_cached
+
+        self._behind_cache = getattr(cache_hook, "dbdict", None) is not None and \
+            getattr(CachingLM.__getattr__, "_lm_eval_mdlm", False)
 
     def adopt_cached(self, results: list[Any]) -> None:
-        """Keep the traces of answers lm-eval's cache served (they never reach ``generate_until``), so a
-        resumed or fully cached run writes every trace; called by the hook around lm-eval's CachingLM."""
-        known = {id(record) for record in self.traces}
-        fresh = [t for t in map(traces.trace_of, results) if t is not None and id(t) not in known]
-        self.traces.extend(fresh)
-        traces.STORE.extend(fresh)
-        if fresh and self.trace_path and self.rank == 0:
+        """Share the traces of every answer of a ``--use_cache`` call, computed or served from the cache (those
+        never reach ``generate_until``); the hook around lm-eval's CachingLM calls this on every rank, also
+        where all answers were cached and ``generate_until`` is not called (so gathering there could hang)."""
+        call = list({id(t): t for t in map(traces.trace_of, results) if t is not None}.values())
+        self._share_traces(call)
+
+    def _share_traces(self, records: list[dict[str, Any]]) -> None:
+        """Move one call's trace records to the end of the trace lists, in a sharded run all ranks' records on
+        rank 0 (a collective), and write ``trace_path``."""
+        mine = {id(r) for r in records}
+        self.traces[:] = [r for r in self.traces if id(r) not in mine]
+        traces.STORE[:] = [r for r in traces.STORE if id(r) not in mine]
+        merged = self.dist.gather_records(records)  # rank 0 holds all: get_model_info() and files run there
+        self.traces.extend(merged)
+        traces.STORE.extend(merged)
+        if self.trace_path and self.rank == 0:
             traces.write_jsonl(self.traces, self.trace_path)
 
     @property
@@ -244,19 +259,13 @@ class MDLM(TemplateLM):
 
     # ------------------------------------------------------------------ generation
     def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
-        """Answer every request; in a sharded run, then bring every rank's traces to rank 0."""
+        """Answer every request, then share their traces (:meth:`_share_traces`, a collective every rank reaches:
+        lm-eval calls this once per evaluation and rank; behind ``--use_cache``, :meth:`adopt_cached` does)."""
         source = self.dist.split_padding(requests)  # lm-eval's padding copies: no compute, no trace
-        first_trace, first_stored = len(self.traces), len(traces.STORE)
+        first = len(self.traces)
         results = answer_real_requests(requests, source, lambda real: self._generate(real, disable_tqdm))
-        if self.world_size > 1:
-            # A collective every rank reaches (each calls generate_until once per evaluation, as lm-eval
-            # calls its barrier after it): rank 0 then holds all traces for get_model_info() and the
-            # trace file, which lm-eval produces on rank 0 only.
-            merged = self.dist.gather_records(self.traces[first_trace:])
-            self.traces[first_trace:] = merged
-            traces.STORE[first_stored:] = merged
-        if self.trace_path and self.rank == 0:
-            traces.write_jsonl(self.traces, self.trace_path)
+        if not self._behind_cache:
+            self._share_traces(self.traces[first:])
         return results
 
     def _generate(self, requests: list[Instance], disable_tqdm: bool) -> list[traces.TracedStr]:
@@ -340,19 +349,12 @@ class MDLM(TemplateLM):
         return traces.TracedStr(text, record)
 
     def _warn_once(self, config: DecodeConfig, do_sample: bool | None) -> None:
-        """One warning per run and configuration for knobs its strategy ignores (as transformers'
-        GenerationConfig warns), and for ``do_sample=True`` at temperature 0 (greedy, not sampled)."""
+        """Each of :func:`config_warnings` once per run and configuration (as transformers' GenerationConfig)."""
         key = (config.replace(max_gen_toks=1), do_sample)
-        if key in self._checked_configs:
-            return
-        self._checked_configs.add(key)
-        ignored = ignored_knobs(config)
-        if ignored:
-            logger.warning("strategy=%s ignores %s: drop them, or choose a strategy that uses them (README, "
-                           "Strategies)", config.strategy, ", ".join(ignored))
-        if do_sample and config.temperature == 0:
-            logger.warning("do_sample=True but temperature=0: decoding greedily; set temperature > 0 to sample "
-                           "(e.g. --gen_kwargs temperature=1.0)")
+        if key not in self._checked_configs:
+            self._checked_configs.add(key)
+            for message in config_warnings(config, do_sample):
+                logger.warning(message)
 
     def _decode_config(self, config: DecodeConfig) -> DecodeConfig:
         """``config`` as the loaded model decodes it (checked at load and per request, since gen_kwargs may
