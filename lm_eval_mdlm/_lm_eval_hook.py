@@ -10,7 +10,7 @@ at interpreter start-up. It must stay cheap (no torch, no lm_eval import): it on
 * our ``task_yamls`` folder to every ``TaskManager`` that includes lm-eval's default tasks, so
   ``--tasks parallelbench`` works without ``--include_path``;
 * writing of our per-sample decoding traces next to lm-eval's results file (``mdlm_traces_<date>.jsonl``,
-  see :mod:`lm_eval_mdlm.traces`).
+  see :mod:`lm_eval_mdlm.traces`), including those of answers ``--use_cache`` served.
 
 lm-eval's main branch discovers models through the ``lm_eval.models`` entry-point group (PR #4013);
 ``pyproject.toml`` declares it too, and the registration below steps aside if the name is taken.
@@ -103,7 +103,36 @@ def _write_traces_with_results(tracker_module: ModuleType) -> None:
     tracker_cls.save_results_aggregated = save_results_aggregated
 
 
+def _adopt_cached_traces(model_module: ModuleType) -> None:
+    """Hand the answers lm-eval's ``CachingLM`` returns to a model that wants them (``adopt_cached``).
+
+    Why: answers served from ``--use_cache`` never pass through ``generate_until``, so without this a
+    resumed run lost the traces of its cached part and a fully cached run wrote none.
+    """
+    caching_cls = model_module.CachingLM
+    original = caching_cls.__getattr__
+    if getattr(original, "_lm_eval_mdlm", False):
+        return
+
+    def __getattr__(self: Any, attr: str) -> Any:
+        method = original(self, attr)
+        adopt = getattr(self.__dict__.get("lm"), "adopt_cached", None)
+        if attr != "generate_until" or adopt is None:
+            return method
+
+        def generate_until(requests: list[Any]) -> list[Any]:
+            results = method(requests)
+            adopt(results)
+            return results
+
+        return generate_until
+
+    __getattr__._lm_eval_mdlm = True  # type: ignore[attr-defined]
+    caching_cls.__getattr__ = __getattr__
+
+
 _AFTER_IMPORT: dict[str, Callable[[ModuleType], None]] = {
+    "lm_eval.api.model": _adopt_cached_traces,
     "lm_eval.models": _register_model,
     "lm_eval.tasks.manager": _add_task_dirs,
     "lm_eval.loggers.evaluation_tracker": _write_traces_with_results,

@@ -9,6 +9,7 @@ fix it.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -25,6 +26,10 @@ SCORES = ("confidence", "margin", "entropy", "random", "left_to_right")
 # Scores that are probabilities in [0, 1] and can therefore be compared with a threshold.
 PROBABILITY_SCORES = ("confidence", "margin")
 FACTOR_RULES = ("formula", "fastdllm")
+
+# Upper bounds for which inf means "no bound" (klass_kl=inf turns KLASS into threshold); every other
+# number must be finite: remdm_eta=inf made unmask probabilities NaN (inf * 0) and the loop never ended.
+UNBOUNDED_KNOBS = ("factor", "entropy_bound", "klass_kl")
 
 # lm-eval / HF generation keys we accept in gen_kwargs besides our own fields.
 _HF_KEYS = ("until", "max_gen_toks", "do_sample", "max_new_tokens")
@@ -107,6 +112,7 @@ class DecodeConfig:
     """edit: editing-only steps allowed after a block is filled (they stop early when nothing changes)."""
 
     def __post_init__(self) -> None:
+        _check_types(self)
         _check_choice("strategy", self.strategy, STRATEGIES)
         _check_choice("score", self.score, SCORES)
         if self.k is not None and (not _is_int(self.k) or self.k <= 0):
@@ -173,12 +179,70 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _check_types(cfg: DecodeConfig) -> None:
+    """Every field has its declared type, and every number is finite.
+
+    Why: range checks such as ``remdm_eta >= 0`` let ``inf`` through, and ``inf * 0`` is NaN (a loop
+    that never commits); a float ``seed=1.5`` or a string would fail far from where it was given.
+    """
+    for f in fields(cfg):
+        value, kind, optional = getattr(cfg, f.name), str(f.type), "None" in str(f.type)
+        if value is None and optional:
+            continue
+        example = f"(default {f.default})" if f.default is not None else "or leave it out"
+        if kind.startswith("int") and not _is_int(value):
+            raise ConfigError(f"{f.name}={value!r} is invalid: it must be an integer {example}.")
+        if kind.startswith("float") and not ((_is_int(value) or isinstance(value, float)) and (
+                math.isfinite(value) or (f.name in UNBOUNDED_KNOBS and value == math.inf))):
+            allowed = "a number or inf (no bound), not nan" if f.name in UNBOUNDED_KNOBS else \
+                "a finite number (not inf or nan)"
+            raise ConfigError(f"{f.name}={value!r} is invalid: it must be {allowed} {example}.")
+        if kind == "str" and not isinstance(value, str):
+            raise ConfigError(f"{f.name}={value!r} is invalid: it must be a string {example}.")
+
+
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(f"{name}={value!r} is unknown; valid values: {', '.join(allowed)}.")
 
 
+_REMDM, _KLASS, _EDIT = ("remdm",), ("klass",), ("edit",)
+STRATEGY_KNOBS: dict[str, tuple[str, ...]] = {
+    "threshold": ("threshold", "edit"), "factor": ("factor",), "entropy_bound": ("eb",),
+    "klass_confidence": _KLASS, "klass_kl": _KLASS, "klass_history": _KLASS,
+    "remdm_variant": _REMDM, "remdm_eta": _REMDM, "remdm_t_on": _REMDM, "remdm_t_off": _REMDM,
+    "edit_threshold": _EDIT, "max_edit_steps": _EDIT,
+    "score": tuple(s for s in ENGINE_STRATEGIES if s not in ("eb", "dilated", "remdm")),  # remdm draws at random
+}
+"""The engine strategies that read each strategy-specific knob (the others read every knob they have)."""
+
+
+def ignored_knobs(cfg: DecodeConfig) -> list[str]:
+    """``name=value`` of every knob set away from its default that ``cfg.strategy`` does not read.
+
+    A model's own sampler (``strategy=generate``) is left to its family, which refuses what it cannot map.
+    """
+    if cfg.strategy in MODEL_STRATEGIES:
+        return []
+    return [f"{name}={getattr(cfg, name)!r}" for name, users in STRATEGY_KNOBS.items()
+            if cfg.strategy not in users and getattr(cfg, name) != _DEFAULTS[name]]
+
+
+def config_warnings(cfg: DecodeConfig, do_sample: bool | None) -> list[str]:
+    """What a run should hear once: knobs its strategy ignores, and ``do_sample=True`` at temperature 0."""
+    messages = []
+    ignored = ignored_knobs(cfg)
+    if ignored:
+        messages.append(f"strategy={cfg.strategy} ignores {', '.join(ignored)}: drop them, or choose a strategy "
+                        "that uses them (README, Strategies)")
+    if do_sample and cfg.temperature == 0:
+        messages.append("do_sample=True but temperature=0: decoding greedily; set temperature > 0 to sample "
+                        "(e.g. --gen_kwargs temperature=1.0)")
+    return messages
+
+
 FIELD_NAMES = tuple(f.name for f in fields(DecodeConfig))
+_DEFAULTS = {f.name: f.default for f in fields(DecodeConfig)}
 _FIELD_TYPES = {f.name: f.type for f in fields(DecodeConfig)}
 
 
@@ -216,11 +280,65 @@ def _coerce_one(key: str, value: Any, type_name: Any) -> Any:
     return value
 
 
-def split_gen_kwargs(gen_kwargs: dict[str, Any]) -> tuple[dict[str, Any], list[str], int | None]:
-    """Split lm-eval's per-request ``gen_kwargs`` into (config overrides, until, max_gen_toks).
+def int_arg(name: str, value: Any, minimum: int, fix: str) -> int | None:
+    """A model argument that must be an integer >= ``minimum`` (None/"None"/"" = not given).
 
-    ``do_sample=False`` forces greedy decoding (temperature 0) as in HF ``generate``; other HF keys
-    we cannot honour (``top_p``, ``num_beams``, ...) are an error rather than silently ignored.
+    ``fix`` says what the argument is for and what to write instead; the error repeats it.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")):
+        return None
+    number = value
+    if isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = value
+    if not _is_int(number) or number < minimum:
+        raise ConfigError(f"{name}={value!r} is invalid: it must be an integer >= {minimum}; {fix}.")
+    return number
+
+
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def bool_arg(name: str, value: Any) -> bool:
+    """A model argument that must be a boolean: True/False (any case), 1/0 or yes/no."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _TRUE + _FALSE:
+        return word in _TRUE
+    raise ConfigError(f"{name}={value!r} is invalid: it must be a boolean, e.g. {name}=True or {name}=False "
+                      f"(also accepted: {', '.join(_TRUE + _FALSE)}).")
+
+
+def batch_size_arg(value: Any) -> str:
+    """``batch_size``: an integer >= 1, ``auto``, or lm-eval's ``auto:N`` (N >= 1; we probe once, as ``auto``)."""
+    text = str(value).strip().lower()
+    if text == "auto":
+        return text
+    head, sep, tail = text.partition(":")
+    try:
+        if sep and head == "auto" and int(tail) >= 1:
+            return text
+        if not sep and int(float(text)) >= 1 and float(text).is_integer():
+            return str(int(float(text)))
+    except ValueError:
+        pass
+    raise ConfigError(f"batch_size={value!r} is invalid: use an integer >= 1 (e.g. --batch_size 8), auto or "
+                      "auto:N (the largest power of two up to max_batch_size whose forward fits).")
+
+
+def split_gen_kwargs(gen_kwargs: dict[str, Any]) -> tuple[dict[str, Any], list[str], int | None, bool | None]:
+    """Split lm-eval's per-request ``gen_kwargs`` into (config overrides, until, max_gen_toks, do_sample).
+
+    ``temperature`` alone decides sampling: ``do_sample`` (which task YAMLs set, ours to ``false``) never
+    overrides an explicit temperature, and with our default temperature 0 ``do_sample=false`` is greedy
+    anyway; ``do_sample=true`` with temperature 0 is refused by the model (see ``MDLM._prepare``), which
+    knows the temperature of ``--model_args`` too. Other HF keys we cannot honour (``top_p``,
+    ``num_beams``, ...) are an error rather than silently ignored.
     """
     kwargs = dict(gen_kwargs)
     until = kwargs.pop("until", None)
@@ -229,17 +347,14 @@ def split_gen_kwargs(gen_kwargs: dict[str, Any]) -> tuple[dict[str, Any], list[s
     until = list(until or [])
     max_gen_toks = kwargs.pop("max_gen_toks", None)
     max_new_tokens = kwargs.pop("max_new_tokens", None)
-    max_gen_toks = max_gen_toks if max_gen_toks is not None else max_new_tokens
+    name = "max_gen_toks" if max_gen_toks is not None else "max_new_tokens"
+    max_gen_toks = int_arg(name, max_gen_toks if max_gen_toks is not None else max_new_tokens, 1,
+                           "it is the answer length in tokens (e.g. max_gen_toks=256)")
     do_sample = kwargs.pop("do_sample", None)
-    if isinstance(do_sample, str):
-        do_sample = do_sample.strip().lower() == "true"
     unknown = [key for key in kwargs if key not in FIELD_NAMES]
     if unknown:
         raise ConfigError(
             f"generation option(s) {', '.join(sorted(unknown))} are not supported by --model mdlm; "
             f"supported: {', '.join(_HF_KEYS + FIELD_NAMES)}. Remove them from the task's "
             "generation_kwargs or --gen_kwargs.")
-    overrides = coerce(kwargs)
-    if do_sample is False:
-        overrides["temperature"] = 0.0
-    return overrides, until, None if max_gen_toks is None else int(max_gen_toks)
+    return coerce(kwargs), until, max_gen_toks, None if do_sample is None else bool_arg("do_sample", do_sample)

@@ -21,15 +21,23 @@ from lm_eval.api.model import TemplateLM
 from tqdm import tqdm
 
 from lm_eval_mdlm import likelihood as likelihood_estimators
-from lm_eval_mdlm import presets
-from lm_eval_mdlm import traces
+from lm_eval_mdlm import preflight, presets, traces
 from lm_eval_mdlm.distributed import Distributed, answer_real_requests, model_parallel_kwargs
-from lm_eval_mdlm.config import MODEL_STRATEGIES, DecodeConfig, coerce, split_gen_kwargs
+from lm_eval_mdlm.config import (
+    MODEL_STRATEGIES,
+    ConfigError,
+    DecodeConfig,
+    batch_size_arg,
+    bool_arg,
+    coerce,
+    config_warnings,
+    split_gen_kwargs,
+)
 from lm_eval_mdlm.decoding.loop import check_cache, denoise
 from lm_eval_mdlm.decoding.noise import row_keys
 from lm_eval_mdlm.decoding.schedule import make_schedule
 from lm_eval_mdlm.default_model import default_checkpoint
-from lm_eval_mdlm.families import Denoiser, Family, load_denoiser
+from lm_eval_mdlm.families import Denoiser, Family
 from lm_eval_mdlm.metrics.decoding import trace_metrics
 
 logger = logging.getLogger(__name__)
@@ -49,6 +57,8 @@ def default_threads() -> int:
 class MDLM(TemplateLM):
     """Batched masked-diffusion generation for lm-eval; see the README for every model argument."""
 
+    _behind_cache = False  # wrapped by lm-eval's CachingLM (--use_cache): adopt_cached shares the traces
+
     def __init__(self, pretrained: str | None = None, revision: str | None = None, dtype: str = "auto",
                  device: str | None = None, trust_remote_code: bool | str = False,
                  mask_id: int | str | None = None, batch_size: int | str = 1,
@@ -61,6 +71,13 @@ class MDLM(TemplateLM):
                  offload_folder: str | None = "./offload", family: str | None = None, preset: str | None = None,
                  **decode_args: Any) -> None:
         super().__init__()
+        ints = preflight.int_args(mask_id=mask_id, max_length=max_length, max_batch_size=max_batch_size,
+                                  threads=threads, mc_num=mc_num, likelihood_batch_size=likelihood_batch_size)
+        flags = {name: bool_arg(name, value) for name, value in (
+            ("trust_remote_code", trust_remote_code), ("add_bos_token", add_bos_token), ("parallelize", parallelize))}
+        batch_size = batch_size_arg(batch_size)
+        preflight.check_output_file("trace_path", trace_path)
+        self.config = DecodeConfig(**coerce(decode_args))
         if pretrained is None:  # the small model this project trains and ships: runs offline
             pretrained = default_checkpoint()
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -75,18 +92,18 @@ class MDLM(TemplateLM):
         if self.dist.accelerator is not None:
             self.accelerator = self.dist.accelerator  # lm-eval <= 0.4.11 gathers through it
         if self._device.type == "cpu":
-            torch.set_num_threads(int(threads) if threads is not None else default_threads())
+            torch.set_num_threads(ints["threads"] or default_threads())
         presets.check(preset, coerce(decode_args))  # a bad preset or knob fails before the model loads
         load_kwargs = model_parallel_kwargs(
-            _as_bool(parallelize), device_map, max_memory_per_gpu, max_cpu_memory, offload_folder,
+            flags["parallelize"], device_map, max_memory_per_gpu, max_cpu_memory, offload_folder,
             local_rank=int(os.environ.get("LOCAL_RANK", "0")),
             local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-        self.denoiser: Denoiser = load_denoiser(
+        self.denoiser: Denoiser = preflight.load_checked(
             str(pretrained), revision=revision, dtype=dtype, device=self._device,
-            trust_remote_code=_as_bool(trust_remote_code),
-            mask_id=None if mask_id in (None, "None") else int(mask_id),
-            max_length=None if max_length in (None, "None") else int(max_length),
+            trust_remote_code=flags["trust_remote_code"], mask_id=ints["mask_id"], max_length=ints["max_length"],
             family=None if family in (None, "None", "") else str(family), **load_kwargs)
+        preflight.check_ids(self.denoiser.mask_id, self.denoiser.pad_id, self.denoiser.eos_ids)
+        preflight.check_max_length(ints["max_length"], getattr(self.denoiser, "model", None))
         merged, self.preset = presets.apply(presets.pick(preset, self.denoiser.family, str(pretrained)),
                                             coerce(decode_args))
         self.config = DecodeConfig(**merged)  # explicit arguments over the preset's (docs/presets.md)
@@ -98,23 +115,75 @@ class MDLM(TemplateLM):
             self._device = self.denoiser.device
         self.tokenizer = self.denoiser.tokenizer
         self.pretrained = str(pretrained)
-        self.add_bos_token = _as_bool(add_bos_token)
-        self.batch_size_arg = str(batch_size)
-        self.max_batch_size = int(max_batch_size)
+        self.add_bos_token = flags["add_bos_token"]
+        self.batch_size_arg = batch_size
+        self.max_batch_size = ints["max_batch_size"] or 64
+        self._checked_configs: set[tuple[DecodeConfig, bool | None]] = set()  # warned once (ignored knobs)
         self.trace_path = trace_path
         self.traces: list[dict[str, Any]] = []
         traces.STORE.clear()
         # Rows (request x mask pattern) per likelihood forward; see lm_eval_mdlm/likelihood.py. With
         # batch_size=auto the size is probed on the first likelihood request, not here: generation-only
         # runs never pay for that probe.
-        given_rows = likelihood_batch_size not in (None, "None")
+        given_rows = ints["likelihood_batch_size"] is not None
         self._probe_likelihood_rows = not given_rows and self.batch_size_arg.startswith("auto")
         self.likelihood_config = likelihood_estimators.LikelihoodConfig.from_args(
-            likelihood, mc_num, order, elbo_variant,
-            likelihood_batch_size if given_rows else (1 if self._probe_likelihood_rows else batch_size),
+            likelihood, ints["mc_num"] or 128, order, elbo_variant,
+            ints["likelihood_batch_size"] if given_rows else (1 if self._probe_likelihood_rows else batch_size),
             self.config.seed)
 
     # ------------------------------------------------------------------ lm-eval plumbing
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None) -> MDLM:
+        from lm_eval.utils import simple_parse_args_string
+
+        return cls.create_from_arg_obj(simple_parse_args_string(arg_string), additional_config)
+
+    @classmethod
+    def create_from_arg_obj(cls, arg_dict: dict[str, Any], additional_config: dict | None = None) -> MDLM:
+        """As lm-eval's, but ``batch_size``/``device``/``max_batch_size`` in ``--model_args`` win over the CLI
+        flags of the same name (lm-eval passes both, a duplicate-keyword TypeError); a differing flag is
+        named in a warning."""
+        extra = {k: v for k, v in (additional_config or {}).items() if v is not None}
+        for key in sorted(set(extra) & set(arg_dict)):
+            if str(extra[key]) != str(arg_dict[key]):
+                logger.warning("%s=%s in --model_args overrides lm-eval's --%s %s", key, arg_dict[key], key,
+                               extra.pop(key))
+            extra.pop(key, None)
+        return cls(**arg_dict, **extra)
+
+    def set_cache_hook(self, cache_hook: Any) -> None:
+        """lm-eval's ``--use_cache`` attaches here: refuse a database another configuration filled."""
+        super().set_cache_hook(cache_hook)
+        identity = {"pretrained": self.pretrained, "family": self.denoiser.family, "mask_id": self.denoiser.mask_id,
+                    "max_length": self.max_length, "add_bos_token": self.add_bos_token,
+                    "decode_config": asdict(self.config),
+                    "likelihood": {k: v for k, v in asdict(self.likelihood_config).items() if k != "batch_size"}}
+        preflight.check_cache_config(getattr(cache_hook, "dbdict", None), identity)
+        from lm_eval.api.model import CachingLM  # patched by our start-up hook to call adopt_cached
+
+        self._behind_cache = getattr(cache_hook, "dbdict", None) is not None and \
+            getattr(CachingLM.__getattr__, "_lm_eval_mdlm", False)
+
+    def adopt_cached(self, results: list[Any]) -> None:
+        """Share the traces of every answer of a ``--use_cache`` call, computed or served from the cache (those
+        never reach ``generate_until``); the hook around lm-eval's CachingLM calls this on every rank, also
+        where all answers were cached and ``generate_until`` is not called (so gathering there could hang)."""
+        call = list({id(t): t for t in map(traces.trace_of, results) if t is not None}.values())
+        self._share_traces(call)
+
+    def _share_traces(self, records: list[dict[str, Any]]) -> None:
+        """Move one call's trace records to the end of the trace lists, in a sharded run all ranks' records on
+        rank 0 (a collective), and write ``trace_path``."""
+        mine = {id(r) for r in records}
+        self.traces[:] = [r for r in self.traces if id(r) not in mine]
+        traces.STORE[:] = [r for r in traces.STORE if id(r) not in mine]
+        merged = self.dist.gather_records(records)  # rank 0 holds all: get_model_info() and files run there
+        self.traces.extend(merged)
+        traces.STORE.extend(merged)
+        if self.trace_path and self.rank == 0:
+            traces.write_jsonl(self.traces, self.trace_path)
+
     @property
     def eot_token_id(self) -> int:
         return self.denoiser.eos_ids[0] if self.denoiser.eos_ids else self.denoiser.pad_id
@@ -194,19 +263,13 @@ class MDLM(TemplateLM):
 
     # ------------------------------------------------------------------ generation
     def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
-        """Answer every request; in a sharded run, then bring every rank's traces to rank 0."""
+        """Answer every request, then share their traces (:meth:`_share_traces`, a collective every rank reaches:
+        lm-eval calls this once per evaluation and rank; behind ``--use_cache``, :meth:`adopt_cached` does)."""
         source = self.dist.split_padding(requests)  # lm-eval's padding copies: no compute, no trace
-        first_trace, first_stored = len(self.traces), len(traces.STORE)
+        first = len(self.traces)
         results = answer_real_requests(requests, source, lambda real: self._generate(real, disable_tqdm))
-        if self.world_size > 1:
-            # A collective every rank reaches (each calls generate_until once per evaluation, as lm-eval
-            # calls its barrier after it): rank 0 then holds all traces for get_model_info() and the
-            # trace file, which lm-eval produces on rank 0 only.
-            merged = self.dist.gather_records(self.traces[first_trace:])
-            self.traces[first_trace:] = merged
-            traces.STORE[first_stored:] = merged
-        if self.trace_path and self.rank == 0:
-            traces.write_jsonl(self.traces, self.trace_path)
+        if not self._behind_cache:
+            self._share_traces(self.traces[first:])
         return results
 
     def _generate(self, requests: list[Instance], disable_tqdm: bool) -> list[traces.TracedStr]:
@@ -242,6 +305,7 @@ class MDLM(TemplateLM):
                 for row, i in enumerate(batch):
                     results[i] = self._finish(jobs[i], config, schedule.block_length, answers[row], steps[row],
                                               nfe[row], revised[row], confidence[row])
+                    self.cache_hook.add_partial("generate_until", requests[i].args, results[i])  # resumable
                     committed += results[i].trace["metrics"]["answer_tokens"]
                     forwards += nfe[row]
                 bar.update(len(batch))
@@ -251,15 +315,16 @@ class MDLM(TemplateLM):
 
     def _prepare(self, index: int, request: Instance) -> dict[str, Any]:
         context, gen_kwargs = request.args
-        overrides, until, max_gen_toks = split_gen_kwargs(gen_kwargs or {})
+        overrides, until, max_gen_toks, do_sample = split_gen_kwargs(gen_kwargs or {})
         config = self.config.replace(**overrides) if overrides else self.config
         # the request's own length (recorded in its trace config too), unless a preset fixes it
         if max_gen_toks is not None and not (self.preset and self.preset["gen_length"]):
             config = config.replace(max_gen_toks=max_gen_toks)
         config = self._decode_config(config)
+        self._warn_once(config, do_sample)
         length = config.max_gen_toks
         if length >= self.max_length:
-            raise ValueError(f"max_gen_toks={length} leaves no room for the prompt in the model's "
+            raise ConfigError(f"max_gen_toks={length} leaves no room for the prompt in the model's "
                              f"maximum length {self.max_length}; lower max_gen_toks.")
         prompt = self.tok_encode(context)
         room = self.max_length - length
@@ -291,6 +356,14 @@ class MDLM(TemplateLM):
         traces.STORE.append(record)
         return traces.TracedStr(text, record)
 
+    def _warn_once(self, config: DecodeConfig, do_sample: bool | None) -> None:
+        """Each of :func:`config_warnings` once per run and configuration (as transformers' GenerationConfig)."""
+        key = (config.replace(max_gen_toks=1), do_sample)
+        if key not in self._checked_configs:
+            self._checked_configs.add(key)
+            for message in config_warnings(config, do_sample):
+                logger.warning(message)
+
     def _decode_config(self, config: DecodeConfig) -> DecodeConfig:
         """``config`` as the loaded model decodes it (checked at load and per request, since gen_kwargs may
         change it): the cache mode must be one the model has; its family may refuse the strategy or a knob, or fix
@@ -317,10 +390,6 @@ class MDLM(TemplateLM):
                 if self._device.type == "cuda":
                     torch.cuda.empty_cache()
         return size
-
-
-def _as_bool(value: bool | str) -> bool:
-    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes")
 
 
 def _register() -> None:

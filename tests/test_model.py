@@ -79,8 +79,9 @@ def test_gen_kwargs_override_model_args(tiny_bert: str) -> None:
     lm = MDLM(pretrained=tiny_bert, strategy="topk", k=1)
     out = lm.generate_until([request("hi", k="4", max_gen_toks=12)], disable_tqdm=True)[0]
     assert out.trace["nfe"] == 3 and out.trace["config"]["k"] == 4
-    greedy = lm.generate_until([request("hi", temperature=0.7, do_sample=False)], disable_tqdm=True)[0]
-    assert greedy.trace["config"]["temperature"] == 0.0
+    # an explicit temperature wins over a task's do_sample=False (temperature alone decides sampling)
+    sampled = lm.generate_until([request("hi", temperature=0.7, do_sample=False)], disable_tqdm=True)[0]
+    assert sampled.trace["config"]["temperature"] == 0.7
 
 
 def test_unsupported_gen_kwargs_are_an_error(tiny_bert: str) -> None:

@@ -120,6 +120,15 @@ def build_canvas(prompts: Sequence[Sequence[int]], length: int, mask_id: int, pa
     return torch.cat([ids, answer], dim=1), attention
 
 
+def step_bound(cfg: DecodeConfig, schedule: Schedule) -> int:
+    """The most forwards a row can take. Every strategy commits at least one masked position of its block
+    per step, or (remdm, rcr) runs a step budget of at most the block's size whose last step leaves nothing
+    masked; ``edit`` adds up to ``max_edit_steps`` editing-only steps per block (aligned rows have one more
+    block, the remainder of the prompt's)."""
+    blocks = -(-schedule.length // schedule.block_length) + int(schedule.aligned)
+    return schedule.length + (blocks * cfg.max_edit_steps if cfg.strategy == "edit" else 0)
+
+
 def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfig, schedule: Schedule,
             *, mask_id: int, pad_id: int, eos_ids: Sequence[int], keys: Sequence[int],
             device: torch.device) -> DecodeOutput:
@@ -149,6 +158,7 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
     holding = torch.zeros(batch, dtype=torch.bool, device=device)
     sampler = SAMPLERS[cfg.strategy](cfg, batch, length, device)
     model = window_forward(forward, cfg.cache, batch, block_length if schedule.aligned else None)
+    bound = step_bound(cfg, schedule)
 
     while True:
         answer = x[:, start:]
@@ -159,6 +169,7 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
         if not live.any():
             break
         rows = live.nonzero().squeeze(1)
+        assert int(nfe.max()) < bound, f"strategy={cfg.strategy} passed its bound of {bound} steps: {cfg}"
         first_masked = torch.where(masked[rows], positions, length).min(1).values
         first_block = (first_masked.clamp(max=length - 1) + phase[rows]) // block_length
         block = torch.where(holding[rows], current_block[rows], first_block)

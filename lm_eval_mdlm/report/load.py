@@ -149,7 +149,8 @@ def resolve_score_key(task: str, entry: Mapping[str, Any], metric: str, where: P
 
 
 def _rebuilt_config(data: Mapping[str, Any], task: str) -> dict[str, Any]:
-    """The effective config as the model builds it: model_args config updated by the task's gen kwargs."""
+    """The effective config as the model builds it: model_args config updated by the task's gen kwargs
+    (``do_sample`` changes nothing: temperature alone decides sampling, see ``config.split_gen_kwargs``)."""
     from lm_eval_mdlm.config import ConfigError, coerce
 
     config = dict(data["config"]["mdlm"].get("decode_config") or {})
@@ -160,8 +161,6 @@ def _rebuilt_config(data: Mapping[str, Any], task: str) -> dict[str, Any]:
                 config.update(coerce({key: value}))
             except ConfigError:
                 config[key] = value
-    if gen_kwargs.get("do_sample") is False or str(gen_kwargs.get("do_sample")).lower() == "false":
-        config["temperature"] = 0.0
     return config
 
 

@@ -109,6 +109,9 @@ def parse_grid(specs: Sequence[str]) -> list[dict[str, Any]]:
             if not sep or not values:
                 raise SweepError(f"--grid {spec!r}: {item!r} is not KEY=V1,V2,...; write e.g. "
                                  "--grid 'strategy=topk k=1,2,4'.")
+            if key in [k for k, _ in axes]:
+                raise SweepError(f"--grid {spec!r} gives {key} twice; list its values once, comma-separated "
+                                 f"(e.g. {key}=1,2), or give a second --grid for a separate product.")
             try:
                 axes.append((key, [coerce({key: v})[key] for v in values.split(",")]))
             except ConfigError as exc:

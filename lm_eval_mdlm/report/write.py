@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import math
 import os
 import re
 import shutil
@@ -264,6 +265,14 @@ def build_report(folders: Sequence[str | Path], out: str | Path | None = None, m
     return Report(out=out_path, files=sorted(files), notes=notes)
 
 
+def _finite(text: str) -> float:
+    """A finite number for ``--correct_at`` (``nan`` would make every sample incorrect, silently)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number; give e.g. --correct_at 0.5")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``lm-eval-mdlm report``: parse arguments, build the report, print where it went."""
     parser = argparse.ArgumentParser(
@@ -275,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--metric", default="score",
                         help="score metric as NAME or NAME,FILTER (default: score, ParallelBench's headline)")
     parser.add_argument("--tasks", nargs="+", help="only these tasks (e.g. the ones every setting ran)")
-    parser.add_argument("--correct_at", type=float, default=0.5,
+    parser.add_argument("--correct_at", type=_finite, default=0.5,
                         help="a sample is correct when its score >= this (default 0.5)")
     parser.add_argument("--sample", help="TASK:DOC_ID for the decoding-order heat map (default: first task)")
     parser.add_argument("--quantiles", type=int, default=QUANTILES,
