@@ -134,7 +134,7 @@ def test_two_cpu_processes_equal_one(tiny_bert: str, tasks: Path, tmp_path: Path
     assert [(t["task_name"], t["doc_id"]) for t in traces] == [("mdlm_dist_gen", d) for d in range(LIMIT)]
     assert summary["mdlm_dist_gen"]["samples"] == LIMIT
     # ... and equals the single process: generated answers and traces exactly; likelihoods and aggregates to
-    # the relative 1e-7 docs/distributed.md states (a forward over another batch mix sums in another order)
+    # the relative 1e-6 docs/distributed.md states (a forward over another batch mix sums in another order)
     assert two[1]["mdlm_dist_gen"] == one[1]["mdlm_dist_gen"]
     assert two[2] == one[2]
     assert two[3] == one[3]
@@ -143,7 +143,7 @@ def test_two_cpu_processes_equal_one(tiny_bert: str, tasks: Path, tmp_path: Path
 
 
 def within_tolerance(got: object, want: object) -> bool:
-    """Equal structures whose numbers (or numeric strings, as lm-eval logs likelihoods) agree to 1e-7."""
+    """Equal structures whose numbers (or numeric strings, as lm-eval logs likelihoods) agree to 1e-6."""
     if isinstance(got, dict) and isinstance(want, dict):
         return got.keys() == want.keys() and all(within_tolerance(got[k], want[k]) for k in got)
     if isinstance(got, list) and isinstance(want, list):
@@ -152,7 +152,7 @@ def within_tolerance(got: object, want: object) -> bool:
         got_number, want_number = float(got), float(want)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return got == want
-    return got_number == pytest.approx(want_number, rel=1e-7, abs=1e-12, nan_ok=True)
+    return got_number == pytest.approx(want_number, rel=1e-6, abs=1e-12, nan_ok=True)
 
 
 OLD_CONTRACT = textwrap.dedent("""
