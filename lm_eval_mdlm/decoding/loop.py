@@ -34,7 +34,8 @@ import torch
 
 from lm_eval_mdlm.config import ConfigError, DecodeConfig
 from lm_eval_mdlm.decoding.rules import StepView
-from lm_eval_mdlm.decoding.samplers import SAMPLERS, StepContext
+from lm_eval_mdlm.decoding.psd import Speculative
+from lm_eval_mdlm.decoding.samplers import SAMPLERS, Sampler, StepContext
 from lm_eval_mdlm.decoding.schedule import Schedule
 
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -99,6 +100,13 @@ class DecodeOutput:
     """(B,) forwards each row took part in."""
     revised: torch.Tensor
     """(B,) revisions: committed tokens overwritten or re-masked (0 for commit-once strategies)."""
+    row_forwards: torch.Tensor | None = None
+    """(B,) rows each row ran through the model: ``nfe`` unless a step runs several canvases of a row
+    (``psd`` verifies its drafts as extra rows of one forward). None: equal to ``nfe``."""
+
+    def __post_init__(self) -> None:
+        if self.row_forwards is None:
+            self.row_forwards = self.nfe.clone()
 
 
 def build_canvas(prompts: Sequence[Sequence[int]], length: int, mask_id: int, pad_id: int,
@@ -143,8 +151,15 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
     offsets = torch.arange(width, device=device)
     revised = torch.zeros(batch, dtype=torch.long, device=device)
     holding = torch.zeros(batch, dtype=torch.bool, device=device)
-    sampler = SAMPLERS[cfg.strategy](cfg, batch, length, device)
-    model = window_forward(forward, cfg.cache, batch, block_length if schedule.aligned else None)
+    sampler: Sampler = {**SAMPLERS, "psd": Speculative}[cfg.strategy](cfg, batch, length, device)
+    model = window_forward(forward, cfg.cache, batch * sampler.fanout, block_length if schedule.aligned else None)
+    row_forwards = torch.zeros(batch, dtype=torch.long, device=device)
+
+    def step(canvas: torch.Tensor, att: torch.Tensor, ids: torch.Tensor, columns: torch.Tensor,
+             refresh: torch.Tensor) -> torch.Tensor:
+        logits = model(canvas, att, ids, columns, refresh)
+        logits[..., mask_id] = float("-inf")  # never propose the mask token itself
+        return logits
 
     while True:
         answer = x[:, start:]
@@ -166,22 +181,23 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
         window = block_start[:, None] + offsets
         inside = window < block_end[:, None]
         window = window.clamp(max=length - 1)
-        window_logits = model(x, attention, rows, start + window, new_block)
-        nfe[rows] += 1
-        window_logits[..., mask_id] = float("-inf")  # never propose the mask token itself
-        view = StepView(window_logits, window, row_keys[rows], nfe[rows], cfg.temperature)
         current = answer[rows].gather(1, window)
         ctx = StepContext(rows=rows, block=block, step_in_block=step_in_block[rows], new_block=new_block,
                           current=current, candidates=inside & (current == mask_id),
-                          committed=inside & (current != mask_id), schedule=schedule, phase=phase[rows])
+                          committed=inside & (current != mask_id), schedule=schedule, phase=phase[rows], eos=eos)
+        window_logits, ran = sampler.forward(step, x, attention, ctx, start + window)
+        nfe[rows] += 1
+        row_forwards[rows] += ran
+        view = StepView(window_logits, window, row_keys[rows], nfe[rows], cfg.temperature)
         decision = sampler(view, ctx)
 
         # a token's finalization step is the step of its last change (revising samplers included)
-        change = decision.write & (view.tokens != current)
+        tokens = view.tokens if decision.tokens is None else decision.tokens
+        change = decision.write & (tokens != current)
         r, j = change.nonzero(as_tuple=True)
         row, pos = rows[r], window[r, j]
         revised.index_add_(0, row, ctx.committed[r, j].long())
-        x[row, start + pos] = view.tokens[r, j]
+        x[row, start + pos] = tokens[r, j]
         finalized_at[row, pos] = nfe[row]
         if decision.remask is not None:
             r, j = decision.remask.nonzero(as_tuple=True)
@@ -192,4 +208,5 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
         holding[rows] = decision.hold if decision.hold is not None else False
         step_in_block[rows] += 1
 
-    return DecodeOutput(answer=x[:, start:].clone(), finalized_at=finalized_at, nfe=nfe, revised=revised)
+    return DecodeOutput(answer=x[:, start:].clone(), finalized_at=finalized_at, nfe=nfe, revised=revised,
+                        row_forwards=row_forwards)
