@@ -269,7 +269,7 @@ class MDLM(TemplateLM):
     def _finish(self, job: dict[str, Any], config: DecodeConfig, block_length: int, answer: list[int],
                 steps: list[int], nfe: int, revised: int, row_forwards: int) -> traces.TracedStr:
         """Cut the answer at EOS and ``until``, compute its trace metrics and keep the trace record."""
-        metrics = trace_metrics(answer, steps, nfe, self.denoiser.eos_ids, block_length, revised)
+        metrics = trace_metrics(answer, steps, nfe, self.denoiser.eos_ids, block_length, revised, row_forwards)
         n = int(metrics["answer_tokens"])
         kept = answer[:n - 1] if n and answer[n - 1] in self.denoiser.eos_ids else answer[:n]
         text = self.tokenizer.decode(kept, skip_special_tokens=True)
