@@ -82,6 +82,8 @@ def window_forward(forward: Forward, mode: str, batch: int, block_length: int | 
 
     def full(x: torch.Tensor, attention: torch.Tensor, rows: torch.Tensor, window: torch.Tensor,
              refresh: torch.Tensor) -> torch.Tensor:
+        if getattr(forward, "window_head", False):  # logits only at the window (families/base.py, Denoiser)
+            return forward(x[rows], attention[rows], window=window)  # type: ignore[call-arg]
         logits = forward(x[rows], attention[rows])
         return logits.gather(1, window[:, :, None].expand(-1, -1, logits.shape[-1]))
 
@@ -157,9 +159,8 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
 
     def step(canvas: torch.Tensor, att: torch.Tensor, ids: torch.Tensor, columns: torch.Tensor,
              refresh: torch.Tensor) -> torch.Tensor:
-        logits = model(canvas, att, ids, columns, refresh)
-        logits[..., mask_id] = float("-inf")  # never propose the mask token itself
-        return logits
+        logits = model(canvas, att, ids, columns, refresh)  # out of place: the model may return an inference tensor
+        return logits.index_fill(-1, torch.tensor([mask_id], device=logits.device), float("-inf"))  # never propose it
 
     while True:
         answer = x[:, start:]
