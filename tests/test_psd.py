@@ -118,3 +118,11 @@ def test_psd_output_does_not_depend_on_batch_size(args: dict, sharp_bert: str) -
     runs = [_generate(sharp_bert, b, **args) for b in (1, 3, 4)]
     assert runs[0] == runs[1] == runs[2]
     assert any(text for text, *_ in runs[0])
+
+
+def test_pareto_rival_is_the_best_other_strategy_within_the_same_forwards() -> None:
+    from benchmarks.pareto import frontier_gap
+
+    points = [("topk", "k=1", 0.8, 32.0, 32.0), ("threshold", "0.9", 0.7, 4.0, 4.0), ("psd", "a", 0.75, 3.0, 8.0),
+              ("psd", "b", 0.9, 10.0, 30.0)]
+    assert frontier_gap(points) == ["90", "75", "-", "70"]
