@@ -90,6 +90,18 @@ def window_forward(forward: Forward, mode: str, batch: int, block_length: int | 
     return full
 
 
+def _never_mask(model: WindowForward, mask_id: int) -> WindowForward:
+    """``model`` whose logits never propose the mask token itself; out of place, since a model may return
+    an inference tensor."""
+
+    def step(canvas: torch.Tensor, attention: torch.Tensor, rows: torch.Tensor, window: torch.Tensor,
+             refresh: torch.Tensor) -> torch.Tensor:
+        logits = model(canvas, attention, rows, window, refresh)
+        return logits.index_fill(-1, torch.tensor([mask_id], device=logits.device), float("-inf"))
+
+    return step
+
+
 @dataclass
 class DecodeOutput:
     """Result of :func:`denoise` for a batch of B rows and answers of G tokens."""
@@ -156,11 +168,7 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
     sampler: Sampler = {**SAMPLERS, "psd": Speculative}[cfg.strategy](cfg, batch, length, device)
     model = window_forward(forward, cfg.cache, batch * sampler.fanout, block_length if schedule.aligned else None)
     row_forwards = torch.zeros(batch, dtype=torch.long, device=device)
-
-    def step(canvas: torch.Tensor, att: torch.Tensor, ids: torch.Tensor, columns: torch.Tensor,
-             refresh: torch.Tensor) -> torch.Tensor:
-        logits = model(canvas, att, ids, columns, refresh)  # out of place: the model may return an inference tensor
-        return logits.index_fill(-1, torch.tensor([mask_id], device=logits.device), float("-inf"))  # never propose it
+    step = _never_mask(model, mask_id)
 
     while True:
         answer = x[:, start:]
