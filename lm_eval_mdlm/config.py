@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-STRATEGIES = ("topk", "threshold", "factor", "eb", "dilated", "klass", "remdm", "rcr", "edit", "generate")
+STRATEGIES = ("topk", "threshold", "factor", "eb", "dilated", "klass", "remdm", "rcr", "edit", "psd", "generate")
 # Strategies run by a model's own sampler (its ``generate()``) instead of the engine's loop; the family
 # that has one maps our knobs onto it and refuses the others (docs/families.md, DiffusionGemma).
 MODEL_STRATEGIES = ("generate",)
@@ -23,6 +23,8 @@ QUOTA_STRATEGIES = ("topk", "klass", "remdm", "rcr")
 REMDM_VARIANTS = ("cap", "rescale", "conf")
 CACHE_MODES = ("none", "prefix", "dual")
 SCORES = ("confidence", "margin", "entropy", "random", "left_to_right")
+PSD_POLICIES = ("threshold", "top1")
+PSD_ACCEPT = ("match", "lossless")
 # Scores that are probabilities in [0, 1] and can therefore be compared with a threshold.
 PROBABILITY_SCORES = ("confidence", "margin")
 FACTOR_RULES = ("formula", "fastdllm")
@@ -110,6 +112,16 @@ class DecodeConfig:
     every differing prediction, LLaDA 2.1's S mode; docs/families.md lists LLaDA 2.x's settings)."""
     max_edit_steps: int = 4
     """edit: editing-only steps allowed after a block is filled (they stop early when nothing changes)."""
+    psd_depth: int = 4
+    """psd: speculative drafts verified together in one batched forward (draft d adds the d-th policy step
+    to the canvas; docs/psd.md). 1 = plain parallel decoding with the unmasking policy."""
+    psd_policy: str = "threshold"
+    """psd: positions unmasked by a draft's first depth: ``threshold`` (Fast-dLLM's rule with ``threshold``)
+    or ``top1`` (the most confident one); each deeper depth adds the next-best position."""
+    psd_accept: str = "match"
+    """psd: which draft is kept: ``match`` the deepest whose drafted tokens all equal the verification's
+    predictions; ``lossless`` the deepest whose every depth is what one-token-per-step decoding would have
+    committed (position and token), which reproduces k=1 exactly (needs psd_policy=top1)."""
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -143,7 +155,8 @@ class DecodeConfig:
                               "(0 = greedy).")
         if not _is_int(self.max_gen_toks) or self.max_gen_toks < 1:
             raise ConfigError(f"max_gen_toks={self.max_gen_toks!r} is invalid: it must be an integer >= 1.")
-        if self.strategy in ("threshold", "factor", "klass", "edit") and self.score not in PROBABILITY_SCORES:
+        thresholded = ("threshold", "factor", "klass", "edit") + (("psd",) if self.psd_policy == "threshold" else ())
+        if self.strategy in thresholded and self.score not in PROBABILITY_SCORES:
             raise ConfigError(
                 f"strategy={self.strategy} compares scores with a probability, so score={self.score} "
                 f"cannot be used; choose score from {', '.join(PROBABILITY_SCORES)}.")
@@ -169,6 +182,27 @@ class DecodeConfig:
         for name in ("klass_history", "max_edit_steps"):
             if not _is_int(getattr(self, name)) or getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} is invalid: it must be an integer >= 0.")
+        self._check_psd()
+
+    def _check_psd(self) -> None:
+        """psd's knobs, and the settings its batched verification cannot honour."""
+        _check_choice("psd_policy", self.psd_policy, PSD_POLICIES)
+        _check_choice("psd_accept", self.psd_accept, PSD_ACCEPT)
+        if not _is_int(self.psd_depth) or not 1 <= self.psd_depth <= 64:
+            raise ConfigError(f"psd_depth={self.psd_depth!r} is invalid: it must be an integer in [1, 64] "
+                              "(drafts verified per forward, e.g. psd_depth=4).")
+        if self.strategy != "psd":
+            return
+        if self.psd_accept == "lossless" and self.psd_policy != "top1":
+            raise ConfigError("psd_accept=lossless reproduces one-token-per-step decoding, so every depth must "
+                              f"unmask one position: psd_policy={self.psd_policy} cannot be used; set psd_policy=top1.")
+        if self.cache != "none":
+            raise ConfigError(f"strategy=psd verifies several drafts of a row in one forward, which cache={self.cache} "
+                              "(one cached state per row) cannot feed; use cache=none.")
+        if self.temperature != 0.0 or self.score == "random":
+            bad = f"temperature={self.temperature}" if self.temperature != 0.0 else "score=random"
+            raise ConfigError(f"strategy=psd compares drafts with greedy predictions, so {bad} cannot be used; use "
+                              "temperature=0 and a deterministic score (confidence, margin, entropy, left_to_right).")
 
     def replace(self, **changes: Any) -> DecodeConfig:
         """A copy with ``changes`` applied (values from the CLI are coerced to the field types)."""

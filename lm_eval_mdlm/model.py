@@ -300,11 +300,11 @@ class MDLM(TemplateLM):
                     self.denoiser, prompts, config, schedule, mask_id=self.denoiser.mask_id,
                     pad_id=self.denoiser.pad_id, eos_ids=self.denoiser.eos_ids, keys=batch_keys, device=self._device)
                 answers, steps, nfe = out.answer.tolist(), out.finalized_at.tolist(), out.nfe.tolist()
-                revised = out.revised.tolist()
+                revised, row_forwards = out.revised.tolist(), out.row_forwards.tolist()
                 confidence = out.confidence.tolist() if out.confidence is not None else [None] * len(batch)
                 for row, i in enumerate(batch):
                     results[i] = self._finish(jobs[i], config, schedule.block_length, answers[row], steps[row],
-                                              nfe[row], revised[row], confidence[row])
+                                              nfe[row], revised[row], row_forwards[row], confidence[row])
                     self.cache_hook.add_partial("generate_until", requests[i].args, results[i])  # resumable
                     committed += results[i].trace["metrics"]["answer_tokens"]
                     forwards += nfe[row]
@@ -338,9 +338,10 @@ class MDLM(TemplateLM):
                 "repeat": getattr(request, "repeats", None), "index": index}
 
     def _finish(self, job: dict[str, Any], config: DecodeConfig, block_length: int, answer: list[int],
-                steps: list[int], nfe: int, revised: int, confidence: list[float] | None = None) -> traces.TracedStr:
+                steps: list[int], nfe: int, revised: int, row_forwards: int,
+                confidence: list[float] | None = None) -> traces.TracedStr:
         """Cut the answer at EOS and ``until``, compute its trace metrics and keep the trace record."""
-        metrics = trace_metrics(answer, steps, nfe, self.denoiser.eos_ids, block_length, revised)
+        metrics = trace_metrics(answer, steps, nfe, self.denoiser.eos_ids, block_length, revised, row_forwards)
         n = int(metrics["answer_tokens"])
         kept = answer[:n - 1] if n and answer[n - 1] in self.denoiser.eos_ids else answer[:n]
         text = self.tokenizer.decode(kept, skip_special_tokens=True)
@@ -349,7 +350,7 @@ class MDLM(TemplateLM):
                 text = text.split(stop)[0]
         record = {"task_name": job["task_name"], "doc_id": job["doc_id"], "request_index": job["index"],
                   "metrics": metrics, "finalization_steps": steps[:n], "nfe": nfe,
-                  "config": asdict(config)}
+                  "row_forwards": row_forwards, "config": asdict(config)}
         if confidence is not None:
             record["commit_confidence"] = traces.compact_confidence(confidence[:n])
         self.traces.append(record)

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lm_eval_mdlm.metrics.decoding import TRACE_METRICS, mean_defined
+from lm_eval_mdlm.metrics.decoding import RUN_METRICS, TRACE_METRICS, mean_defined
 
 
 class TracedStr(str):
@@ -84,7 +84,7 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
     summary = {}
     for task, rows in sorted(by_task.items()):
         summary[task] = {name: mean_defined([r["metrics"].get(name) for r in rows])
-                         for name in TRACE_METRICS}
+                         for name in RUN_METRICS}
         summary[task]["samples"] = len(rows)
     return summary
 

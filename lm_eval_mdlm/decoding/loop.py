@@ -34,7 +34,8 @@ import torch
 
 from lm_eval_mdlm.config import ConfigError, DecodeConfig
 from lm_eval_mdlm.decoding.rules import StepView
-from lm_eval_mdlm.decoding.samplers import SAMPLERS, StepContext
+from lm_eval_mdlm.decoding.psd import Speculative
+from lm_eval_mdlm.decoding.samplers import SAMPLERS, Sampler, StepContext
 from lm_eval_mdlm.decoding.schedule import Schedule
 
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -81,10 +82,24 @@ def window_forward(forward: Forward, mode: str, batch: int, block_length: int | 
 
     def full(x: torch.Tensor, attention: torch.Tensor, rows: torch.Tensor, window: torch.Tensor,
              refresh: torch.Tensor) -> torch.Tensor:
+        if getattr(forward, "window_head", False):  # logits only at the window (families/base.py, Denoiser)
+            return forward(x[rows], attention[rows], window=window)  # type: ignore[call-arg]
         logits = forward(x[rows], attention[rows])
         return logits.gather(1, window[:, :, None].expand(-1, -1, logits.shape[-1]))
 
     return full
+
+
+def _never_mask(model: WindowForward, mask_id: int) -> WindowForward:
+    """``model`` whose logits never propose the mask token itself; out of place, since a model may return
+    an inference tensor."""
+
+    def step(canvas: torch.Tensor, attention: torch.Tensor, rows: torch.Tensor, window: torch.Tensor,
+             refresh: torch.Tensor) -> torch.Tensor:
+        logits = model(canvas, attention, rows, window, refresh)
+        return logits.index_fill(-1, torch.tensor([mask_id], device=logits.device), float("-inf"))
+
+    return step
 
 
 @dataclass
@@ -102,6 +117,13 @@ class DecodeOutput:
     confidence: torch.Tensor | None = None
     """(B, G) commit confidence: softmax probability (float64, temperature 1) the model gave each token at the
     step it was last written; 0 where never committed. None when a model's own sampler decoded."""
+    row_forwards: torch.Tensor | None = None
+    """(B,) rows each row ran through the model: ``nfe`` unless a step runs several canvases of a row
+    (``psd`` verifies its drafts as extra rows of one forward). None: equal to ``nfe``."""
+
+    def __post_init__(self) -> None:
+        if self.row_forwards is None:
+            self.row_forwards = self.nfe.clone()
 
 
 def build_canvas(prompts: Sequence[Sequence[int]], length: int, mask_id: int, pad_id: int,
@@ -156,8 +178,10 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
     offsets = torch.arange(width, device=device)
     revised = torch.zeros(batch, dtype=torch.long, device=device)
     holding = torch.zeros(batch, dtype=torch.bool, device=device)
-    sampler = SAMPLERS[cfg.strategy](cfg, batch, length, device)
-    model = window_forward(forward, cfg.cache, batch, block_length if schedule.aligned else None)
+    sampler: Sampler = {**SAMPLERS, "psd": Speculative}[cfg.strategy](cfg, batch, length, device)
+    model = window_forward(forward, cfg.cache, batch * sampler.fanout, block_length if schedule.aligned else None)
+    row_forwards = torch.zeros(batch, dtype=torch.long, device=device)
+    step = _never_mask(model, mask_id)
     bound = step_bound(cfg, schedule)
 
     while True:
@@ -181,24 +205,25 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
         window = block_start[:, None] + offsets
         inside = window < block_end[:, None]
         window = window.clamp(max=length - 1)
-        window_logits = model(x, attention, rows, start + window, new_block)
-        nfe[rows] += 1
-        window_logits[..., mask_id] = float("-inf")  # never propose the mask token itself
-        view = StepView(window_logits, window, row_keys[rows], nfe[rows], cfg.temperature)
         current = answer[rows].gather(1, window)
         ctx = StepContext(rows=rows, block=block, step_in_block=step_in_block[rows], new_block=new_block,
                           current=current, candidates=inside & (current == mask_id),
-                          committed=inside & (current != mask_id), schedule=schedule, phase=phase[rows])
+                          committed=inside & (current != mask_id), schedule=schedule, phase=phase[rows], eos=eos)
+        window_logits, ran = sampler.forward(step, x, attention, ctx, start + window)
+        nfe[rows] += 1
+        row_forwards[rows] += ran
+        view = StepView(window_logits, window, row_keys[rows], nfe[rows], cfg.temperature)
         decision = sampler(view, ctx)
 
         # a token's finalization step is the step of its last change (revising samplers included)
-        change = decision.write & (view.tokens != current)
+        tokens = view.tokens if decision.tokens is None else decision.tokens
+        change = decision.write & (tokens != current)
         r, j = change.nonzero(as_tuple=True)
         row, pos = rows[r], window[r, j]
         revised.index_add_(0, row, ctx.committed[r, j].long())
-        x[row, start + pos] = view.tokens[r, j]
+        x[row, start + pos] = tokens[r, j]
         finalized_at[row, pos] = nfe[row]
-        confidence[row, pos] = commit_confidence(view.logits[r, j], view.tokens[r, j])
+        confidence[row, pos] = commit_confidence(view.logits[r, j], tokens[r, j])
         if decision.remask is not None:
             r, j = decision.remask.nonzero(as_tuple=True)
             row, pos = rows[r], window[r, j]
@@ -210,7 +235,7 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
         step_in_block[rows] += 1
 
     return DecodeOutput(answer=x[:, start:].clone(), finalized_at=finalized_at, nfe=nfe, revised=revised,
-                        confidence=confidence)
+                        confidence=confidence, row_forwards=row_forwards)
 
 
 def commit_confidence(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ keep per-row state (indexed by batch row) where a rule needs memory across steps
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +28,10 @@ from lm_eval_mdlm.decoding.rules import (
     select_topk,
 )
 from lm_eval_mdlm.decoding.schedule import Schedule
+
+WindowForward = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+"""(canvas (B, L), attention (B, L) bool, rows (A,), window columns (A, W), refresh (A,) bool) -> logits (A, W, V),
+the mask token already excluded (:data:`lm_eval_mdlm.decoding.loop.WindowForward`)."""
 
 
 @dataclass
@@ -50,6 +55,8 @@ class StepContext:
     phase: torch.Tensor
     """(A,) answer positions before the first block boundary (0 unless blocks are aligned to the
     prompt, :class:`~lm_eval_mdlm.decoding.schedule.Schedule`); schedule calls take it."""
+    eos: torch.Tensor | None = None
+    """(E,) ids that end an answer (a row settled up to its first EOS leaves the batch)."""
 
 
 @dataclass
@@ -59,15 +66,27 @@ class Decision:
     write: torch.Tensor
     remask: torch.Tensor | None = None
     hold: torch.Tensor | None = None
+    tokens: torch.Tensor | None = None
+    """(A, W) tokens to write instead of ``view.tokens`` (speculative drafts accepted this step)."""
 
 
 class Sampler:
     """Commit-once strategies: score the candidates, commit what the select rule picks."""
 
+    fanout = 1
+    """Canvases one row may send through a single forward (the loop sizes its forward for ``batch * fanout``)."""
+
     def __init__(self, cfg: DecodeConfig, batch: int, length: int, device: torch.device) -> None:
         self.cfg = cfg
         self.score = SCORE_RULES[cfg.score]
+        self.length = length
         self.width = min(cfg.block_length or length, length)  # window size, as the schedule's blocks
+
+    def forward(self, step: WindowForward, x: torch.Tensor, attention: torch.Tensor, ctx: StepContext,
+                columns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The step's one model call: (logits (A, W, V) at the window, rows run (A,)). One row per active row;
+        speculative samplers run several canvases of a row in the same call."""
+        return step(x, attention, ctx.rows, columns, ctx.new_block), torch.ones_like(ctx.rows)
 
     def __call__(self, view: StepView, ctx: StepContext) -> Decision:
         scores = self.score(view)
@@ -223,3 +242,4 @@ SAMPLERS: dict[str, type[Sampler]] = {
     "topk": Sampler, "threshold": Sampler, "factor": Sampler, "eb": EntropyBounded, "dilated": Dilated,
     "klass": KLAdaptive, "remdm": ReMDM, "rcr": RunningConfidence, "edit": Editing,
 }
+"""Samplers of this module; :mod:`lm_eval_mdlm.decoding.psd` adds ``psd`` in the loop's registry."""

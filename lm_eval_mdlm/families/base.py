@@ -74,6 +74,10 @@ class Denoiser:
             raise ConfigError("config.mdlm_token_types is set: this checkpoint was trained with a research input "
                               "convention (research/default_model/token_types.py) that the engine does not feed; "
                               "its logits would be wrong. Evaluate a checkpoint without that key.")
+        # transformers' own decoders project only the rows' chosen positions onto the vocabulary when given a 2-D
+        # ``logits_to_keep`` (remote code may take an int only): with a 126k vocabulary, full-canvas logits
+        # are most of a step's activation memory, and the loop only reads its window.
+        self._keep = "logits_to_keep" in params and type(model).__module__.startswith("transformers.models.")
 
     @property
     def device(self) -> torch.device:
@@ -92,24 +96,38 @@ class Denoiser:
         """Whether attention is block-causal: the decoding loop then aligns its blocks to the model's."""
         return self.spec.block_length is not None
 
+    window_head = True
+    """``__call__`` takes ``window=``: the decoding loop asks for the window's logits only."""
+
     @torch.inference_mode()
-    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, kv: Any = None) -> torch.Tensor:
-        """Aligned logits of a left-padded batch; ``kv`` (a KV-cache refresh) sees every layer's keys/values."""
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, kv: Any = None,
+                 window: torch.Tensor | None = None) -> torch.Tensor:
+        """Aligned logits of a left-padded batch; ``kv`` (a KV-cache refresh) sees every layer's keys/values.
+
+        With ``window`` ((B, W) columns), only the logits there: (B, W, V), equal to the full logits gathered at
+        ``window``, but computed only at those positions where the module can (:meth:`logits`)."""
         am = attention_mask.bool()
         if self.block_causal:
             mask = block_causal_4d(am, self.spec.block_length)
         else:
             mask = bidirectional_4d(am) if self.spec.mask_layout == "4d" else am.long()
         positions = left_positions(am, self.spec.pad_position) if self._position_ids else None
+        if window is not None:  # a shifted head's logit i - 1 predicts i, except at the first real token (unshift)
+            keep = window
+            if self.spec.shift_logits:
+                keep = torch.where(window == am.long().argmax(1, keepdim=True), window, window - 1)
+            return self.logits(input_ids, mask, positions, kv=kv, keep=keep)
         logits = self.logits(input_ids, mask, positions, kv=kv)
         return unshift(logits, am) if self.spec.shift_logits else logits
 
     def logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor | None,
-               kv: Any = None) -> torch.Tensor:
+               kv: Any = None, keep: torch.Tensor | None = None) -> torch.Tensor:
         """The module's own (possibly shifted) logits for a mask already in the family's layout.
 
         ``kv`` is passed as the module's cache: an object whose ``update(keys, values, layer_idx)`` each
-        attention layer calls (:mod:`lm_eval_mdlm.families.cache`).
+        attention layer calls (:mod:`lm_eval_mdlm.families.cache`). ``keep`` ((B, K) input columns): return
+        only the logits there, (B, K, V); transformers' decoders compute nothing else, other modules' full
+        logits are gathered.
         """
         kwargs: dict[str, Any] = {"attention_mask": attention_mask}
         if position_ids is not None:
@@ -118,7 +136,12 @@ class Denoiser:
             kwargs["use_cache"] = False
         if kv is not None:
             kwargs[self._cache_arg] = kv
-        return self.model(input_ids=input_ids, **kwargs).logits
+        if keep is not None and self._keep:
+            kwargs["logits_to_keep"] = keep
+        logits = self.model(input_ids=input_ids, **kwargs).logits
+        if keep is None or self._keep:
+            return logits
+        return logits.gather(1, keep[:, :, None].expand(-1, -1, logits.shape[-1]))
 
     def check_cache(self, mode: str) -> None:
         """Raise a clear error for a ``cache=`` mode this model cannot run (checked before any forward)."""

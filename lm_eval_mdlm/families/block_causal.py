@@ -88,11 +88,11 @@ class BlockCausalForward:
         kv = None
         if self.store:  # fed columns before the block start belong to finished blocks: keep them
             kv = _StoreFinished(self, rows, seen, fed, valid & (fed < block_start[:, None]), length)
-        logits = self.denoiser.logits(x[rows].gather(1, fed), mask, fed_positions, kv=kv)
+        index = (window - lo[:, None]).clamp(max=width - 1)  # window slots past the block are not used
+        logits = self.denoiser.logits(x[rows].gather(1, fed), mask, fed_positions, kv=kv, keep=index)
         if self.store:
             self.filled[rows] = block_start
-        index = (window - lo[:, None]).clamp(max=width - 1)  # window slots past the block are not used
-        return logits.gather(1, index[:, :, None].expand(-1, -1, logits.shape[-1]))
+        return logits
 
 
 class _StoreFinished:

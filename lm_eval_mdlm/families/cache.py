@@ -70,8 +70,7 @@ class BlockCache:
     def refresh(self, x: torch.Tensor, attention: torch.Tensor, rows: torch.Tensor,
                 window: torch.Tensor) -> torch.Tensor:
         """A full forward over ``rows`` (exactly the no-cache forward) that stores their keys/values."""
-        logits = self.denoiser(x[rows], attention[rows], kv=_Store(self, rows))
-        return logits.gather(1, window[:, :, None].expand(-1, -1, logits.shape[-1]))
+        return self.denoiser(x[rows], attention[rows], kv=_Store(self, rows), window=window)
 
     def step(self, x: torch.Tensor, attention: torch.Tensor, rows: torch.Tensor,
              window: torch.Tensor) -> torch.Tensor:
@@ -94,10 +93,9 @@ class BlockCache:
         reuse = real[:, :seen] & ((cols < lo[:, None]) | (cols >= hi[:, None]))
         visible = torch.cat([reuse, valid], dim=1)
         mask = visible[:, None, None, :].expand(-1, 1, width, -1)
-        logits = self.denoiser.logits(ids, mask, positions, kv=_Reuse(self, rows, seen))
-        # logits[:, j] is the output at canvas position lo + j; shifted heads predict position + 1.
+        # output j is canvas position lo + j; shifted heads predict position + 1
         index = (window - lo[:, None] - self.shift).clamp(min=0)
-        return logits.gather(1, index[:, :, None].expand(-1, -1, logits.shape[-1]))
+        return self.denoiser.logits(ids, mask, positions, kv=_Reuse(self, rows, seen), keep=index)
 
 
 class _Store:

@@ -25,6 +25,9 @@ import numpy as np
 
 TRACE_METRICS = ("nfe", "tokens_per_step", "afp", "kendall_tau", "kendall_tau_block",
                  "ar_local", "ar_global", "answer_tokens", "revised_tokens")
+# Trace metrics kept in the trace records and their per-task means (results' config.mdlm.decoding_traces), but not
+# per-sample lm-eval metrics (the task YAMLs' metric_list names TRACE_METRICS): rows run through the model.
+RUN_METRICS = TRACE_METRICS + ("row_forwards",)
 
 
 def answer_length(tokens: Sequence[int], eos_ids: Sequence[int]) -> int:
@@ -82,8 +85,10 @@ def ar_ness(steps: Sequence[int]) -> tuple[float | None, float | None]:
 
 
 def trace_metrics(tokens: Sequence[int], finalized_at: Sequence[int], nfe: int,
-                  eos_ids: Sequence[int], block_length: int, revised: int = 0) -> dict[str, float | None]:
-    """All per-sample trace metrics of one answer (see the module docstring)."""
+                  eos_ids: Sequence[int], block_length: int, revised: int = 0,
+                  row_forwards: int | None = None) -> dict[str, float | None]:
+    """All per-sample trace metrics of one answer (see the module docstring). ``row_forwards``: rows the answer
+    ran through the model, which exceeds ``nfe`` when a forward verifies several drafts (psd); None = ``nfe``."""
     n = answer_length(tokens, eos_ids)
     steps = list(finalized_at[:n])
     local, global_ = ar_ness(list(finalized_at))
@@ -97,6 +102,7 @@ def trace_metrics(tokens: Sequence[int], finalized_at: Sequence[int], nfe: int,
         "ar_global": global_,
         "answer_tokens": float(n),
         "revised_tokens": float(revised),
+        "row_forwards": float(nfe if row_forwards is None else row_forwards),
     }
 
 

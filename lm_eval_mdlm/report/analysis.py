@@ -40,7 +40,8 @@ def summary_rows(runs: Sequence[TaskRun]) -> list[dict[str, Any]]:
     """One row per (model, task, setting): score and the decoding metrics of that run."""
     return [{"model": r.model, "task": r.task, "family": r.setting.family, "setting": r.setting.label,
              "strategy": r.setting.strategy, "knob": r.setting.primary or "", "value": r.setting.value,
-             "score": r.score, **{k: r.metrics.get(k) for k in ("nfe", "tokens_per_step", "afp", "kendall_tau")},
+             "score": r.score, **{k: r.metrics.get(k) for k in ("nfe", "row_forwards", "tokens_per_step", "afp",
+                                                                     "kendall_tau")},
              "samples": r.metrics.get("samples"), "score_key": r.score_key, "source": r.source} for r in runs]
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from lm_eval_mdlm.report import ReportError
 from lm_eval_mdlm.report.settings import Setting, infer_primary, setting_of
 
-TRACE_COLUMNS = ("nfe", "tokens_per_step", "afp", "kendall_tau")
+TRACE_COLUMNS = ("nfe", "row_forwards", "tokens_per_step", "afp", "kendall_tau")
 AUTOREGRESSIVE = Setting("autoregressive", None, None, (("AFP, tau", "1 by construction"),))
 _NOT_SCORES = {"alias", "name", "sample_len", "samples"}
 
@@ -40,6 +40,7 @@ class Sample:
     afp: float | None = None
     kendall_tau: float | None = None
     nfe: float | None = None
+    row_forwards: float | None = None  # rows run: nfe unless a forward verified several drafts (psd)
     steps: list[int] | None = None  # finalization step of each answer position (first trace record)
     confidence: list[float] | None = None  # commit confidence of each answer position (first trace record)
     response: str | None = None  # the model's answer as lm-eval logged it (``resps``), before filters

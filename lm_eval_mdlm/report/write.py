@@ -180,8 +180,8 @@ def _markdown(folders: Sequence[str | Path], runs: Sequence[TaskRun], tables: di
         parts.append("Notes:\n\n" + "".join(f"- {n}\n" for n in notes))
     parts += ["\n## Summary\n\n", _markdown_table(tables["summary"], [
         ("model", "model", ""), ("task", "task", ""), ("setting", "setting", ""), ("score", "score %", "pct"),
-        ("nfe", "NFE", ""), ("tokens_per_step", "tokens/step", ""), ("afp", "AFP", ""),
-        ("kendall_tau", "tau", "tau"), ("samples", "samples", "int")])]
+        ("nfe", "NFE", ""), ("row_forwards", "row-forwards", ""), ("tokens_per_step", "tokens/step", ""),
+        ("afp", "AFP", ""), ("kendall_tau", "tau", "tau"), ("samples", "samples", "int")])]
     parts += [f"\n## AFP and tau by correctness (correct: per-sample score >= {correct_at:g})\n\n",
               _markdown_table(tables["correctness"], [
                   ("model", "model", ""), ("task", "task", ""), ("setting", "setting", ""),
