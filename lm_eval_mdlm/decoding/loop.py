@@ -145,10 +145,11 @@ def build_canvas(prompts: Sequence[Sequence[int]], length: int, mask_id: int, pa
 def step_bound(cfg: DecodeConfig, schedule: Schedule) -> int:
     """The most forwards a row can take. Every strategy commits at least one masked position of its block
     per step, or (remdm, rcr) runs a step budget of at most the block's size whose last step leaves nothing
-    masked; ``edit`` adds up to ``max_edit_steps`` editing-only steps per block (aligned rows have one more
-    block, the remainder of the prompt's)."""
+    masked; ``edit`` adds up to ``max_edit_steps`` editing-only steps per block and ``psd`` one draft-building
+    forward per block, which commits nothing (aligned rows have one more block, the remainder of the prompt's)."""
     blocks = -(-schedule.length // schedule.block_length) + int(schedule.aligned)
-    return schedule.length + (blocks * cfg.max_edit_steps if cfg.strategy == "edit" else 0)
+    extra = {"edit": blocks * cfg.max_edit_steps, "psd": blocks}.get(cfg.strategy, 0)
+    return schedule.length + extra
 
 
 def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfig, schedule: Schedule,
