@@ -200,3 +200,15 @@ def model_parallel_kwargs(parallelize: bool, device_map: str | None, max_memory_
     if offload_folder:
         kwargs["offload_folder"] = offload_folder
     return kwargs
+
+
+def default_threads() -> int:
+    """CPU threads for torch: half the usable cores (at least 1), unless OMP_NUM_THREADS is set.
+
+    Why: on small shared machines torch's default (all cores) oversubscribes and made tiny models
+    ~100x slower in our measurements; large CPU hosts still get many threads.
+    """
+    if os.environ.get("OMP_NUM_THREADS"):
+        return torch.get_num_threads()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, usable // 2)

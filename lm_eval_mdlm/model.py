@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from lm_eval_mdlm import likelihood as likelihood_estimators
 from lm_eval_mdlm import preflight, presets, traces
-from lm_eval_mdlm.distributed import Distributed, answer_real_requests, model_parallel_kwargs
+from lm_eval_mdlm.distributed import Distributed, answer_real_requests, default_threads, model_parallel_kwargs
 from lm_eval_mdlm.config import (
     MODEL_STRATEGIES,
     ConfigError,
@@ -41,17 +41,6 @@ from lm_eval_mdlm.families import Denoiser, Family
 from lm_eval_mdlm.metrics.decoding import trace_metrics
 
 logger = logging.getLogger(__name__)
-
-def default_threads() -> int:
-    """CPU threads for torch: half the usable cores (at least 1), unless OMP_NUM_THREADS is set.
-
-    Why: on small shared machines torch's default (all cores) oversubscribes and made tiny models
-    ~100x slower in our measurements; large CPU hosts still get many threads.
-    """
-    if os.environ.get("OMP_NUM_THREADS"):
-        return torch.get_num_threads()
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, usable // 2)
 
 
 class MDLM(TemplateLM):
