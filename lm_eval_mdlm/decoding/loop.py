@@ -38,6 +38,9 @@ from lm_eval_mdlm.decoding.psd import Speculative
 from lm_eval_mdlm.decoding.samplers import SAMPLERS, Sampler, StepContext
 from lm_eval_mdlm.decoding.schedule import Schedule
 
+ENGINE_SAMPLERS: dict[str, type[Sampler]] = {**SAMPLERS, "psd": Speculative}
+"""Every strategy the loop runs (psd lives in its own module, which builds on samplers.py)."""
+
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """(input_ids (A, L), attention_mask (A, L) bool) -> logits (A, L, V), logits[:, i] predicting token i."""
 
@@ -179,7 +182,7 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
     offsets = torch.arange(width, device=device)
     revised = torch.zeros(batch, dtype=torch.long, device=device)
     holding = torch.zeros(batch, dtype=torch.bool, device=device)
-    sampler: Sampler = {**SAMPLERS, "psd": Speculative}[cfg.strategy](cfg, batch, length, device)
+    sampler = ENGINE_SAMPLERS[cfg.strategy](cfg, batch, length, device)
     model = window_forward(forward, cfg.cache, batch * sampler.fanout, block_length if schedule.aligned else None)
     row_forwards = torch.zeros(batch, dtype=torch.long, device=device)
     step = _never_mask(model, mask_id)

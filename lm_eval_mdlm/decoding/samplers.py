@@ -242,4 +242,4 @@ SAMPLERS: dict[str, type[Sampler]] = {
     "topk": Sampler, "threshold": Sampler, "factor": Sampler, "eb": EntropyBounded, "dilated": Dilated,
     "klass": KLAdaptive, "remdm": ReMDM, "rcr": RunningConfidence, "edit": Editing,
 }
-"""Samplers of this module; :mod:`lm_eval_mdlm.decoding.psd` adds ``psd`` in the loop's registry."""
+"""Samplers of this module; :mod:`lm_eval_mdlm.decoding.psd` adds ``psd`` in ``loop.ENGINE_SAMPLERS``."""
