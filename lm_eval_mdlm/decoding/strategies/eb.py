@@ -6,8 +6,8 @@ from lm_eval_mdlm.decoding.rules import StepView, score_entropy, select_entropy_
 from lm_eval_mdlm.decoding.strategies.base import Decision, Sampler, StepContext
 from lm_eval_mdlm.decoding.strategies.spec import Knob, Strategy
 
-ENTROPY_BOUND = Knob("entropy_bound", "float", 0.1, "eb: commit the largest entropy-sorted prefix with "
-                     "sum(H) - max(H) <= entropy_bound", low=0.0, unbounded=True, parallel=1)
+ENTROPY_BOUND = Knob("entropy_bound", "float", 0.1, "commit the largest entropy-sorted prefix with "
+                     "sum(H) - max(H) <= entropy_bound (at least one)", low=0.0, unbounded=True, parallel=1)
 
 
 class EntropyBounded(Sampler):

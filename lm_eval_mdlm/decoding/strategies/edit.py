@@ -9,10 +9,10 @@ from lm_eval_mdlm.decoding.strategies.base import Config, Decision, Sampler, Ste
 from lm_eval_mdlm.decoding.strategies.spec import Knob, Strategy
 
 KNOBS = (
-    Knob("edit_threshold", "float", 0.9, "edit: overwrite a committed token whose new prediction differs with this "
+    Knob("edit_threshold", "float", 0.9, "overwrite a committed token whose new prediction differs with this "
          "confidence (0: every one, LLaDA 2.1's S mode)", low=0.0, high=1.0,
          hint="0 edits every committed token the model now predicts differently"),
-    Knob("max_edit_steps", "int", 4, "edit: editing-only steps after a block is filled (stop when nothing changes)",
+    Knob("max_edit_steps", "int", 4, "editing-only steps after a block is filled (stop when nothing changes)",
          low=0),
 )
 

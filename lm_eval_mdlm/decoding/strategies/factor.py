@@ -7,11 +7,10 @@ from lm_eval_mdlm.decoding.strategies.base import Decision, Sampler, StepContext
 from lm_eval_mdlm.decoding.strategies.spec import Knob, Strategy
 
 KNOBS = (
-    Knob("factor", "float", 1.0, "factor: commit the largest n with (n+1)(1 - c_(n)) < factor (at least one)",
+    Knob("factor", "float", 1.0, "commit the largest n with (n+1)(1 - c_(n)) < factor (at least one)",
          low=0.0, low_open=True, unbounded=True, hint="e.g. factor=1.0", parallel=1),
-    Knob("factor_rule", "str", "formula", "factor: `formula` (the bound above) or `fastdllm` (Fast-dLLM's code, as "
-         "ParallelBench ran it: when only the last of n candidates fails, it commits all n)",
-         choices=("formula", "fastdllm")),
+    Knob("factor_rule", "str", "formula", "`formula` (the bound above) or `fastdllm` (Fast-dLLM's code, as "
+         "ParallelBench ran it)", choices=("formula", "fastdllm")),
 )
 
 

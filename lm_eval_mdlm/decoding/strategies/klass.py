@@ -9,11 +9,11 @@ from lm_eval_mdlm.decoding.strategies.base import Config, Decision, Sampler, Ste
 from lm_eval_mdlm.decoding.strategies.spec import Knob, Strategy
 
 KNOBS = (
-    Knob("klass_confidence", "float", 0.9, "klass: a position may be committed once its confidence exceeds this",
+    Knob("klass_confidence", "float", 0.9, "commit positions whose confidence reaches this",
          low=0.0, high=1.0, low_open=True),
-    Knob("klass_kl", "float", 0.01, "klass: ... and the KL between its consecutive predictions stayed below this",
+    Knob("klass_kl", "float", 0.01, "whose KL between consecutive predictions stayed below this",
          low=0.0, unbounded=True),
-    Knob("klass_history", "int", 2, "klass: ... for this many steps; otherwise the top-k quota is committed", low=0),
+    Knob("klass_history", "int", 2, "for this many steps (else the top-k quota)", low=0),
 )
 
 

@@ -30,12 +30,12 @@ from lm_eval_mdlm.decoding.strategies.spec import Knob, Strategy, require_probab
 from lm_eval_mdlm.errors import ConfigError
 
 KNOBS = (
-    Knob("psd_depth", "int", 4, "psd: drafts verified together in one batched forward ([docs/psd.md](docs/psd.md))",
+    Knob("psd_depth", "int", 4, "draft depth (1-64)",
          low=1, high=64, hint="drafts verified per forward, e.g. psd_depth=4"),
-    Knob("psd_policy", "str", "threshold", "psd: how a draft unmasks: `threshold` at `threshold=`, or `top1`",
+    Knob("psd_policy", "str", "threshold", "how a draft unmasks (`threshold` at `threshold=`, or `top1`)",
          choices=("threshold", "top1")),
-    Knob("psd_accept", "str", "match", "psd: which draft is kept: `match`, or `lossless` (token-identical to `k=1`, "
-         "needs `psd_policy=top1`)", choices=("match", "lossless")),
+    Knob("psd_accept", "str", "match", "acceptance (`match`, or `lossless`: token-identical to `k=1`, needs "
+         "`psd_policy=top1`) ([docs/psd.md](docs/psd.md))", choices=("match", "lossless")),
 )
 
 

@@ -11,11 +11,11 @@ from lm_eval_mdlm.errors import ConfigError
 from lm_eval_mdlm.decoding.strategies.spec import Knob, Strategy
 
 KNOBS = (
-    Knob("remdm_variant", "str", "cap", "remdm: sigma_t is `cap` min(eta, sigma_max), `rescale` eta * sigma_max or "
-         "`conf` (rescaled, spread towards low-confidence tokens)", choices=("cap", "rescale", "conf")),
-    Knob("remdm_eta", "float", 0.04, "remdm: eta of the variant", low=0.0),
-    Knob("remdm_t_on", "float", 1.0, "remdm: remasking acts while the diffusion time t <= remdm_t_on ..."),
-    Knob("remdm_t_off", "float", 0.0, "remdm: ... and t >= remdm_t_off"),
+    Knob("remdm_variant", "str", "cap", "remasking probability `cap` min(eta, sigma_max), `rescale` "
+         "eta * sigma_max or `conf` (rescaled, towards low-confidence tokens)", choices=("cap", "rescale", "conf")),
+    Knob("remdm_eta", "float", 0.04, "its eta", low=0.0),
+    Knob("remdm_t_on", "float", 1.0, "remasking acts while the diffusion time t <= this"),
+    Knob("remdm_t_off", "float", 0.0, "and t >= this"),
 )
 
 

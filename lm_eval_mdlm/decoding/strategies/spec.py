@@ -36,7 +36,7 @@ class Knob:
     """``int``, ``float`` or ``str`` (the field's annotation; CLI strings are coerced to it)."""
     default: Any
     doc: str
-    """One line for README's argument table."""
+    """A short phrase for README's argument table (the row reads ``strategy: doc; doc; ...`` over its knobs)."""
     low: float | None = None
     high: float | None = None
     low_open: bool = False

@@ -6,8 +6,8 @@ from lm_eval_mdlm.decoding.rules import StepView, select_threshold
 from lm_eval_mdlm.decoding.strategies.base import Decision, Sampler, StepContext
 from lm_eval_mdlm.decoding.strategies.spec import Knob, Strategy
 
-THRESHOLD = Knob("threshold", "float", 0.9, "threshold: commit every masked position with score >= threshold "
-                 "(at least one)", low=0.0, high=1.0, low_open=True, hint="e.g. threshold=0.9", parallel=-1)
+THRESHOLD = Knob("threshold", "float", 0.9, "commit every masked position with score >= threshold (at least one)",
+                 low=0.0, high=1.0, low_open=True, hint="e.g. threshold=0.9", parallel=-1)
 """Also read by ``edit`` (its fill rule) and ``psd`` (its ``threshold`` policy)."""
 
 
