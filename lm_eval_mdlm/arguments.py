@@ -1,14 +1,16 @@
 """README's table of ``--model mdlm`` arguments, generated: the model's own arguments, ``DecodeConfig``'s shared
 fields and every strategy's knobs from the registry (:mod:`lm_eval_mdlm.decoding.strategies`).
 
-``python -m lm_eval_mdlm.arguments`` prints the table; ``tests/test_strategy_registry.py`` fails when README's
-differs (and when a model argument or a decoding field is missing from it), so a new strategy's knobs reach
-README without anyone editing it.
+``python -m lm_eval_mdlm.arguments`` prints the table, ``--write README.md`` replaces README's with it;
+``tests/test_strategy_registry.py`` fails when README's differs (and when a model argument or a decoding field is
+missing from it), so a new strategy's knobs reach README by regenerating it, never by hand.
 """
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from lm_eval_mdlm.config import DecodeConfig, _SharedConfig
@@ -105,5 +107,20 @@ def documented_names() -> set[str]:
 SHARED_FIELDS = tuple(f.name for f in fields(_SharedConfig))
 """``DecodeConfig``'s shared fields (the others are strategy knobs)."""
 
+
+
+def write_table(readme: Path) -> None:
+    """Replace the argument table in ``readme`` (from its header line to the next blank line) by the generated one."""
+    text = readme.read_text(encoding="utf-8")
+    start = text.index("| argument | default | meaning |")
+    readme.write_text(text[:start] + markdown_table() + text[text.index("\n\n", start) + 1:], encoding="utf-8")
+
+
 if __name__ == "__main__":
-    print(markdown_table(), end="")
+    parser = argparse.ArgumentParser(description="Print README's argument table, or write it into README.")
+    parser.add_argument("--write", type=Path, metavar="README", help="replace the table in this file")
+    args = parser.parse_args()
+    if args.write:
+        write_table(args.write)
+    else:
+        print(markdown_table(), end="")

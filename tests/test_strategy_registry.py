@@ -92,10 +92,13 @@ def test_budget_kind_decides_k_and_steps_and_the_report_reads_it() -> None:
         else:
             with pytest.raises(ConfigError, match=f"k=2 has no effect with strategy={name}"):
                 DecodeConfig(strategy=name, k=2)
-    assert settings.QUOTA_STRATEGIES == ("topk", "klass", "remdm", "rcr")
-    assert settings.PRIMARY_KNOB == {"threshold": "threshold", "factor": "factor", "eb": "entropy_bound",
-                                     "edit": "threshold"}
-    assert settings.PARALLEL_DIRECTION == {"k": 1, "steps": -1, "threshold": -1, "factor": 1, "entropy_bound": 1}
+    # what the report hard-coded before the registry (a new strategy may add to these)
+    assert settings.QUOTA_STRATEGIES[:4] == ("topk", "klass", "remdm", "rcr")
+    assert settings.PRIMARY_KNOB.items() >= {"threshold": "threshold", "factor": "factor", "eb": "entropy_bound",
+                                             "edit": "threshold"}.items()
+    assert "psd" not in settings.PRIMARY_KNOB and "klass" not in settings.PRIMARY_KNOB
+    assert settings.PARALLEL_DIRECTION.items() >= {"k": 1, "steps": -1, "threshold": -1, "factor": 1,
+                                                   "entropy_bound": 1}.items()
 
 
 def test_ignored_knobs_come_from_the_registry() -> None:
@@ -112,8 +115,8 @@ def test_readme_table_is_the_generated_one() -> None:
     start = readme.index("| argument | default | meaning |")
     table = readme[start:readme.index("\n\n", start) + 1]
     expected = arguments.markdown_table()
-    assert table == expected, ("README's argument table differs from the generated one; replace it with the "
-                               f"output of `python -m lm_eval_mdlm.arguments`:\n{expected}")
+    assert table == expected, ("README's argument table differs from the generated one; regenerate it with "
+                               f"`python -m lm_eval_mdlm.arguments --write README.md`:\n{expected}")
     assert len(readme.encode()) <= 10_000
 
 
