@@ -32,9 +32,9 @@ MODEL_ROWS: tuple[Row, ...] = (
     ("device", "`cuda` if available", "lm-eval's `--device`; `cuda:*` without CUDA falls back to CPU with a warning"),
     ("mask_id", "the family's mask token, else the tokenizer's", "override the mask token id (required if the "
      "tokenizer has none and the family is unknown); an EOS or padding id is refused"),
-    ("batch_size, max_batch_size", "1, 64", "an integer >= 1, or `auto` / lm-eval's `auto:N` (probed once: the "
-     "largest power of two up to `max_batch_size` whose forward fits); given in `--model_args` they win over "
-     "lm-eval's flags of the same name (a differing flag is named in a warning)"),
+    ("batch_size, max_batch_size", "1, 64", "an integer >= 1, or `auto` / `auto:N` (probed once: the largest power of "
+     "two up to `max_batch_size` whose forward fits); in `--model_args` they win over lm-eval's flags (with a "
+     "warning)"),
     ("max_length", "`max_position_embeddings`", "prompt + answer limit; longer prompts are truncated from the left "
      "with a warning (as HFLM)"),
     ("threads", "half the usable cores, or `OMP_NUM_THREADS`", "CPU threads for torch; oversubscription makes small "
@@ -42,7 +42,7 @@ MODEL_ROWS: tuple[Row, ...] = (
     ("add_bos_token", "`False`", "prepend BOS (or CLS) to every prompt"),
     ("trace_path", "none", "also write the per-sample traces to this JSONL file (checked at load)"),
     ("likelihood, mc_num, order, elbo_variant", "`elbo`, 128, `l2r`, `llada`", "`loglikelihood` requests: the "
-     "ELBO over `mc_num` masks (`elbo_variant` `llada` or `dream`), or `chain`, exact along `order` `l2r`, `r2l`, "
+     "ELBO over `mc_num` masks (`elbo_variant` `llada`/`dream`), or `chain`, exact along `order` `l2r`/`r2l`/"
      "`random` ([docs/suite.md](docs/suite.md))"),
     ("likelihood_batch_size", "`batch_size`", "rows (request x mask pattern) per likelihood forward"),
     ("parallelize, device_map", "`False`, none", "split the model over GPUs (`from_pretrained(device_map=...)`, as "
@@ -58,12 +58,12 @@ BUDGET_ROW: Row = ("k / steps", "one token per step", "quota strategies (" + ", 
 
 SHARED_ROWS: tuple[Row, ...] = (
     ("block_length", "whole answer", "semi-autoregressive blocks, left to right"),
-    ("cache", "`none`", "KV caching within a block (Fast-dLLM): `none`, `prefix`, `dual`; needs `block_length` (at "
-     "least two blocks) and a `llada`/`dream` checkpoint loaded natively (approximate), or `sdar`/`llada2` (exact "
-     "block cache) ([docs/families.md](docs/families.md#kv-caching))"),
-    ("temperature, seed", "0, 0", "Gumbel-max sampling in float64; noise is a function of (seed, prompt, step, "
-     "position). Temperature alone decides sampling: a task's `do_sample: false` never overrides it, and "
-     "`do_sample: true` at temperature 0 decodes greedily with a warning"),
+    ("cache", "`none`", "KV caching within a block (Fast-dLLM): `none`, `prefix`, `dual`; needs `block_length` (two "
+     "blocks or more) and a native `llada`/`dream` (approximate) or `sdar`/`llada2` (exact) checkpoint "
+     "([docs/families.md](docs/families.md#kv-caching))"),
+    ("temperature, seed", "0, 0", "Gumbel-max sampling in float64, noise a function of (seed, prompt, step, "
+     "position); temperature alone decides sampling (`do_sample: true` at temperature 0 decodes greedily, with a "
+     "warning)"),
     ("max_gen_toks", "256", "answer length when the task sets none"),
 )
 
