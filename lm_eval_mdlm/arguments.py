@@ -9,11 +9,10 @@ missing from it), so a new strategy's knobs reach README by regenerating it, nev
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from lm_eval_mdlm.config import DecodeConfig, _SharedConfig
+from lm_eval_mdlm.config import DecodeConfig
 from lm_eval_mdlm.decoding import strategies
 from lm_eval_mdlm.decoding.rules import SCORE_RULES
 
@@ -102,10 +101,6 @@ def documented_names() -> set[str]:
     """Every argument name the table documents."""
     rows = (*MODEL_ROWS, *decoding_rows())
     return {name.strip() for names, _, _ in rows for name in names.replace(" / ", ",").split(",")}
-
-
-SHARED_FIELDS = tuple(f.name for f in fields(_SharedConfig))
-"""``DecodeConfig``'s shared fields (the others are strategy knobs)."""
 
 
 

@@ -186,6 +186,8 @@ def config_warnings(cfg: DecodeConfig, do_sample: bool | None) -> list[str]:
 
 
 FIELD_NAMES = tuple(f.name for f in fields(DecodeConfig))
+SHARED_FIELDS = tuple(f.name for f in fields(_SharedConfig))
+"""The fields every strategy shares (the others are strategy knobs, from the registry)."""
 _DEFAULTS = {f.name: f.default for f in fields(DecodeConfig)}
 _FIELD_TYPES = {f.name: f.type for f in fields(DecodeConfig)}
 

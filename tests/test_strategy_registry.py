@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lm_eval_mdlm import arguments
-from lm_eval_mdlm.config import ConfigError, DecodeConfig, config_warnings
+from lm_eval_mdlm.config import SHARED_FIELDS, ConfigError, DecodeConfig, config_warnings
 from lm_eval_mdlm.decoding import loop, strategies
 from lm_eval_mdlm.decoding.strategies.base import Sampler
 from lm_eval_mdlm.model import MDLM
@@ -49,7 +49,7 @@ def test_knobs_are_config_fields_with_their_declared_defaults() -> None:
     for name, knob in strategies.KNOBS.items():
         assert config_fields[name].default == knob.default and config_fields[name].type == knob.kind
         assert getattr(DecodeConfig(), name) == knob.default
-    assert set(config_fields) == set(arguments.SHARED_FIELDS) | set(strategies.KNOBS)
+    assert set(config_fields) == set(SHARED_FIELDS) | set(strategies.KNOBS)
 
 
 def _bad_values(knob: strategies.Knob) -> list[object]:
@@ -156,7 +156,7 @@ SCRIPT = '''\
 import json, sys
 from lm_eval.api.instance import Instance
 from lm_eval_mdlm import arguments
-from lm_eval_mdlm.config import ConfigError, DecodeConfig, config_warnings
+from lm_eval_mdlm.config import SHARED_FIELDS, ConfigError, DecodeConfig, config_warnings
 from lm_eval_mdlm.model import MDLM
 from lm_eval_mdlm.report.settings import PRIMARY_KNOB
 
