@@ -2,8 +2,9 @@
 
 Its field names are the ``--model_args`` / ``--gen_kwargs`` keys, so ``strategy=threshold,threshold=0.8``
 on the command line and ``DecodeConfig(strategy="threshold", threshold=0.8)`` in Python mean the same
-thing. Validation lives here, once, and every error names the bad value, what is allowed and how to
-fix it.
+thing. Validation lives here, once: the shared fields' checks below, and every strategy knob's check
+from its declaration (:mod:`lm_eval_mdlm.decoding.strategies`, which ``DecodeConfig``'s strategy fields are
+built from). Every error names the bad value, what is allowed and how to fix it.
 """
 
 from __future__ import annotations
@@ -13,63 +14,43 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-STRATEGIES = ("topk", "threshold", "factor", "eb", "dilated", "klass", "remdm", "rcr", "edit", "psd", "generate")
+from lm_eval_mdlm.decoding import strategies
+from lm_eval_mdlm.decoding.rules import SCORE_RULES
+from lm_eval_mdlm.decoding.strategies.spec import check_choice, require_probability
+from lm_eval_mdlm.errors import ConfigError
+
+STRATEGIES = tuple(strategies.REGISTRY)
 # Strategies run by a model's own sampler (its ``generate()``) instead of the engine's loop; the family
 # that has one maps our knobs onto it and refuses the others (docs/families.md, DiffusionGemma).
-MODEL_STRATEGIES = ("generate",)
+MODEL_STRATEGIES = tuple(name for name, spec in strategies.REGISTRY.items() if spec.sampler is None)
 ENGINE_STRATEGIES = tuple(s for s in STRATEGIES if s not in MODEL_STRATEGIES)
-# Strategies whose per-step budget comes from k= / steps= (LLaDA's quota schedule).
-QUOTA_STRATEGIES = ("topk", "klass", "remdm", "rcr")
-REMDM_VARIANTS = ("cap", "rescale", "conf")
+QUOTA_STRATEGIES = tuple(name for name, spec in strategies.REGISTRY.items() if spec.quota)
 CACHE_MODES = ("none", "prefix", "dual")
-SCORES = ("confidence", "margin", "entropy", "random", "left_to_right")
-PSD_POLICIES = ("threshold", "top1")
-PSD_ACCEPT = ("match", "lossless")
-# Scores that are probabilities in [0, 1] and can therefore be compared with a threshold.
-PROBABILITY_SCORES = ("confidence", "margin")
-FACTOR_RULES = ("formula", "fastdllm")
+SCORES = tuple(SCORE_RULES)
 
 # Upper bounds for which inf means "no bound" (klass_kl=inf turns KLASS into threshold); every other
 # number must be finite: remdm_eta=inf made unmask probabilities NaN (inf * 0) and the loop never ended.
-UNBOUNDED_KNOBS = ("factor", "entropy_bound", "klass_kl")
+UNBOUNDED_KNOBS = tuple(name for name, knob in strategies.KNOBS.items() if knob.unbounded)
 
 # lm-eval / HF generation keys we accept in gen_kwargs besides our own fields.
 _HF_KEYS = ("until", "max_gen_toks", "do_sample", "max_new_tokens")
 
 
-class ConfigError(ValueError):
-    """A decoding knob has a value the engine cannot use; the message says how to fix it."""
-
-
 @dataclass(frozen=True)
-class DecodeConfig:
-    """How to turn a fully masked answer into tokens.
-
-    Defaults reproduce LLaDA's reference ``generate()`` (GSAI-ML/LLaDA, generate.py): one block over the
-    whole answer, one token per step, low-confidence remasking (commit the most confident masked
-    position), greedy.
-    """
+class _SharedConfig:
+    """The fields every strategy shares; :data:`DecodeConfig` adds each strategy's knobs from the registry."""
 
     strategy: str = "topk"
-    """Select rule: ``topk`` (a fixed quota per step), ``threshold`` (Fast-dLLM's confidence
-    threshold) or ``factor`` (Fast-dLLM's factor rule); ``generate`` runs the model's own sampler
-    instead of the engine (DiffusionGemma's default and only one; docs/families.md)."""
+    """Which rule decides what a step commits: a module of :mod:`lm_eval_mdlm.decoding.strategies`; ``generate``
+    runs the model's own sampler instead of the engine (DiffusionGemma's default and only one; docs/families.md)."""
     score: str = "confidence"
     """Which masked positions are most ready: p(x0) ``confidence``, top-1 minus top-2 ``margin``,
     negative ``entropy``, ``random`` (seeded) or ``left_to_right``."""
     k: int | None = None
-    """topk: tokens committed per step (the last step of a block takes the remainder)."""
+    """Quota strategies: tokens committed per step (the last step of a block takes the remainder)."""
     steps: int | None = None
-    """topk: total denoising steps over the answer, split over blocks; per block base = n // s and
-    the first n % s steps take one more (LLaDA's ``get_num_transfer_tokens``). Default: one token
-    per step."""
-    threshold: float = 0.9
-    """threshold: commit every masked position whose score >= threshold; if none, the single best."""
-    factor: float = 1.0
-    """factor: commit the largest n with (n + 1)(1 - c_(n)) < factor over descending scores c."""
-    factor_rule: str = "formula"
-    """factor: ``formula`` (the paper's bound, above) or ``fastdllm`` (Fast-dLLM's code: c_(n) >=
-    1 - factor / (n + 1), and when only the last of the n candidates fails, all n are committed)."""
+    """Quota strategies: total denoising steps over the answer, split over blocks; per block base = n // s and
+    the first n % s steps take one more (LLaDA's ``get_num_transfer_tokens``). Default: one token per step."""
     block_length: int | None = None
     """Semi-autoregressive blocks decoded left to right; the strategy acts inside the current block.
     ``None`` = one block. A length that does not divide the answer leaves a shorter last block.
@@ -91,61 +72,16 @@ class DecodeConfig:
     position, token), so results do not depend on batch size or order."""
     max_gen_toks: int = 256
     """Answer length (the masked canvas) when the task does not set ``max_gen_toks``."""
-    entropy_bound: float = 0.1
-    """eb: commit the largest entropy-sorted prefix with sum(H) - max(H) <= entropy_bound."""
-    klass_confidence: float = 0.9
-    """klass: a position may be committed once its confidence exceeds this ..."""
-    klass_kl: float = 0.01
-    """... and the KL between its predictions at consecutive steps stayed below this ..."""
-    klass_history: int = 2
-    """... for this many consecutive steps; otherwise the top-k quota is committed."""
-    remdm_variant: str = "cap"
-    """remdm: how the remasking probability sigma_t is set: ``cap`` min(eta, sigma_max), ``rescale``
-    eta * sigma_max, ``conf`` eta * sigma_max spread over tokens by low confidence."""
-    remdm_eta: float = 0.04
-    """remdm: eta of the chosen variant."""
-    remdm_t_on: float = 1.0
-    """remdm: remasking is active while the diffusion time t lies in [t_off, t_on] (the loop window)."""
-    remdm_t_off: float = 0.0
-    edit_threshold: float = 0.9
-    """edit: overwrite a committed token when the new prediction differs and has this confidence (0 =
-    every differing prediction, LLaDA 2.1's S mode; docs/families.md lists LLaDA 2.x's settings)."""
-    max_edit_steps: int = 4
-    """edit: editing-only steps allowed after a block is filled (they stop early when nothing changes)."""
-    psd_depth: int = 4
-    """psd: speculative drafts verified together in one batched forward (draft d adds the d-th policy step
-    to the canvas; docs/psd.md). 1 = plain parallel decoding with the unmasking policy."""
-    psd_policy: str = "threshold"
-    """psd: positions unmasked by a draft's first depth: ``threshold`` (Fast-dLLM's rule with ``threshold``)
-    or ``top1`` (the most confident one); each deeper depth adds the next-best position."""
-    psd_accept: str = "match"
-    """psd: which draft is kept: ``match`` the deepest whose drafted tokens all equal the verification's
-    predictions; ``lossless`` the deepest whose every depth is what one-token-per-step decoding would have
-    committed (position and token), which reproduces k=1 exactly (needs psd_policy=top1)."""
 
     def __post_init__(self) -> None:
         _check_types(self)
-        _check_choice("strategy", self.strategy, STRATEGIES)
-        _check_choice("score", self.score, SCORES)
-        if self.k is not None and (not _is_int(self.k) or self.k <= 0):
-            raise ConfigError(f"k={self.k!r} is invalid: k is the number of tokens committed per step and "
-                              "must be an integer >= 1 (e.g. k=2).")
-        if self.steps is not None and (not _is_int(self.steps) or self.steps < 1):
-            raise ConfigError(f"steps={self.steps!r} is invalid: steps must be an integer >= 1 "
-                              "(e.g. steps=64), or leave it out for one token per step.")
-        if self.k is not None and self.steps is not None:
-            raise ConfigError(f"k={self.k} and steps={self.steps} both set: give one of them "
-                              "(k = tokens per step, steps = total denoising steps).")
-        if not 0.0 < self.threshold <= 1.0:
-            raise ConfigError(f"threshold={self.threshold!r} is invalid: it must lie in (0, 1] "
-                              "(e.g. threshold=0.9).")
-        if not self.factor > 0.0:
-            raise ConfigError(f"factor={self.factor!r} is invalid: it must be > 0 (e.g. factor=1.0).")
-        _check_choice("factor_rule", self.factor_rule, FACTOR_RULES)
+        check_choice("strategy", self.strategy, STRATEGIES)
+        check_choice("score", self.score, SCORES)
+        self._check_budget()
         if self.block_length is not None and (not _is_int(self.block_length) or self.block_length < 1):
             raise ConfigError(f"block_length={self.block_length!r} is invalid: it must be an integer >= 1 "
                               "(e.g. block_length=32), or leave it out for a single block.")
-        _check_choice("cache", self.cache, CACHE_MODES)
+        check_choice("cache", self.cache, CACHE_MODES)
         if self.cache != "none" and self.block_length is None:
             raise ConfigError(
                 f"cache={self.cache} reuses keys/values across the steps of a semi-autoregressive block, so it "
@@ -155,65 +91,53 @@ class DecodeConfig:
                               "(0 = greedy).")
         if not _is_int(self.max_gen_toks) or self.max_gen_toks < 1:
             raise ConfigError(f"max_gen_toks={self.max_gen_toks!r} is invalid: it must be an integer >= 1.")
-        thresholded = ("threshold", "factor", "klass", "edit") + (("psd",) if self.psd_policy == "threshold" else ())
-        if self.strategy in thresholded and self.score not in PROBABILITY_SCORES:
-            raise ConfigError(
-                f"strategy={self.strategy} compares scores with a probability, so score={self.score} "
-                f"cannot be used; choose score from {', '.join(PROBABILITY_SCORES)}.")
+        for knob in strategies.KNOBS.values():  # every strategy's knobs, whichever strategy is chosen
+            knob.check(getattr(self, knob.name))
+        if strategies.REGISTRY[self.strategy].probability:
+            require_probability(self)
+        for spec in strategies.REGISTRY.values():
+            if spec.check is not None:
+                spec.check(self)
+
+    def _check_budget(self) -> None:
+        """``k`` / ``steps``: valid, not both, and only for strategies whose budget they set."""
+        if self.k is not None and (not _is_int(self.k) or self.k <= 0):
+            raise ConfigError(f"k={self.k!r} is invalid: k is the number of tokens committed per step and "
+                              "must be an integer >= 1 (e.g. k=2).")
+        if self.steps is not None and (not _is_int(self.steps) or self.steps < 1):
+            raise ConfigError(f"steps={self.steps!r} is invalid: steps must be an integer >= 1 "
+                              "(e.g. steps=64), or leave it out for one token per step.")
+        if self.k is not None and self.steps is not None:
+            raise ConfigError(f"k={self.k} and steps={self.steps} both set: give one of them "
+                              "(k = tokens per step, steps = total denoising steps).")
         # a model's own sampler (strategy=generate) maps steps itself, and its family refuses k
-        stepped = QUOTA_STRATEGIES + MODEL_STRATEGIES
-        if self.strategy not in stepped and (self.k is not None or self.steps is not None):
+        if self.strategy not in QUOTA_STRATEGIES + MODEL_STRATEGIES and (self.k is not None or self.steps is not None):
             knob = f"k={self.k}" if self.k is not None else f"steps={self.steps}"
             raise ConfigError(
                 f"{knob} has no effect with strategy={self.strategy}, which decides how many tokens to "
                 f"commit each step by itself; drop it, or use one of {', '.join(QUOTA_STRATEGIES)}.")
-        _check_choice("remdm_variant", self.remdm_variant, REMDM_VARIANTS)
-        for name in ("entropy_bound", "klass_kl", "remdm_eta"):
-            if not getattr(self, name) >= 0.0:
-                raise ConfigError(f"{name}={getattr(self, name)!r} is invalid: it must be >= 0.")
-        if not 0.0 < self.klass_confidence <= 1.0:
-            raise ConfigError(f"klass_confidence={self.klass_confidence!r} is invalid: it must lie in (0, 1].")
-        if not 0.0 <= self.edit_threshold <= 1.0:
-            raise ConfigError(f"edit_threshold={self.edit_threshold!r} is invalid: it must lie in [0, 1] "
-                              "(0 edits every committed token the model now predicts differently).")
-        if not 0.0 <= self.remdm_t_off <= self.remdm_t_on <= 1.0:
-            raise ConfigError(f"remdm_t_off={self.remdm_t_off!r}, remdm_t_on={self.remdm_t_on!r} are invalid: "
-                              "need 0 <= remdm_t_off <= remdm_t_on <= 1 (the window of diffusion times).")
-        for name in ("klass_history", "max_edit_steps"):
-            if not _is_int(getattr(self, name)) or getattr(self, name) < 0:
-                raise ConfigError(f"{name}={getattr(self, name)!r} is invalid: it must be an integer >= 0.")
-        self._check_psd()
-
-    def _check_psd(self) -> None:
-        """psd's knobs, and the settings its batched verification cannot honour."""
-        _check_choice("psd_policy", self.psd_policy, PSD_POLICIES)
-        _check_choice("psd_accept", self.psd_accept, PSD_ACCEPT)
-        if not _is_int(self.psd_depth) or not 1 <= self.psd_depth <= 64:
-            raise ConfigError(f"psd_depth={self.psd_depth!r} is invalid: it must be an integer in [1, 64] "
-                              "(drafts verified per forward, e.g. psd_depth=4).")
-        if self.strategy != "psd":
-            return
-        if self.psd_accept == "lossless" and self.psd_policy != "top1":
-            raise ConfigError("psd_accept=lossless reproduces one-token-per-step decoding, so every depth must "
-                              f"unmask one position: psd_policy={self.psd_policy} cannot be used; set psd_policy=top1.")
-        if self.cache != "none":
-            raise ConfigError(f"strategy=psd verifies several drafts of a row in one forward, which cache={self.cache} "
-                              "(one cached state per row) cannot feed; use cache=none.")
-        if self.temperature != 0.0 or self.score == "random":
-            bad = f"temperature={self.temperature}" if self.temperature != 0.0 else "score=random"
-            raise ConfigError(f"strategy=psd compares drafts with greedy predictions, so {bad} cannot be used; use "
-                              "temperature=0 and a deterministic score (confidence, margin, entropy, left_to_right).")
 
     def replace(self, **changes: Any) -> DecodeConfig:
         """A copy with ``changes`` applied (values from the CLI are coerced to the field types)."""
         return dataclasses.replace(self, **coerce(changes))
 
 
+DecodeConfig = dataclasses.make_dataclass(
+    "DecodeConfig", [(k.name, k.kind, dataclasses.field(default=k.default)) for k in strategies.KNOBS.values()],
+    bases=(_SharedConfig,), frozen=True, namespace={"__module__": __name__, "__doc__": """How to turn a fully masked
+    answer into tokens: the shared fields of ``_SharedConfig`` and every strategy's knobs (their modules in
+    :mod:`lm_eval_mdlm.decoding.strategies` declare them, with defaults and validation).
+
+    Defaults reproduce LLaDA's reference ``generate()`` (GSAI-ML/LLaDA, generate.py): one block over the
+    whole answer, one token per step, low-confidence remasking (commit the most confident masked
+    position), greedy."""})
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_types(cfg: DecodeConfig) -> None:
+def _check_types(cfg: _SharedConfig) -> None:
     """Every field has its declared type, and every number is finite.
 
     Why: range checks such as ``remdm_eta >= 0`` let ``inf`` through, and ``inf * 0`` is NaN (a loop
@@ -235,22 +159,6 @@ def _check_types(cfg: DecodeConfig) -> None:
             raise ConfigError(f"{f.name}={value!r} is invalid: it must be a string {example}.")
 
 
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name}={value!r} is unknown; valid values: {', '.join(allowed)}.")
-
-
-_REMDM, _KLASS, _EDIT = ("remdm",), ("klass",), ("edit",)
-STRATEGY_KNOBS: dict[str, tuple[str, ...]] = {
-    "threshold": ("threshold", "edit"), "factor": ("factor",), "entropy_bound": ("eb",),
-    "klass_confidence": _KLASS, "klass_kl": _KLASS, "klass_history": _KLASS,
-    "remdm_variant": _REMDM, "remdm_eta": _REMDM, "remdm_t_on": _REMDM, "remdm_t_off": _REMDM,
-    "edit_threshold": _EDIT, "max_edit_steps": _EDIT,
-    "score": tuple(s for s in ENGINE_STRATEGIES if s not in ("eb", "dilated", "remdm")),  # remdm draws at random
-}
-"""The engine strategies that read each strategy-specific knob (the others read every knob they have)."""
-
-
 def ignored_knobs(cfg: DecodeConfig) -> list[str]:
     """``name=value`` of every knob set away from its default that ``cfg.strategy`` does not read.
 
@@ -258,8 +166,10 @@ def ignored_knobs(cfg: DecodeConfig) -> list[str]:
     """
     if cfg.strategy in MODEL_STRATEGIES:
         return []
-    return [f"{name}={getattr(cfg, name)!r}" for name, users in STRATEGY_KNOBS.items()
-            if cfg.strategy not in users and getattr(cfg, name) != _DEFAULTS[name]]
+    unread = [name for name in strategies.KNOBS if cfg.strategy not in strategies.users(name)]
+    if not strategies.REGISTRY[cfg.strategy].scored:
+        unread.append("score")
+    return [f"{name}={getattr(cfg, name)!r}" for name in unread if getattr(cfg, name) != _DEFAULTS[name]]
 
 
 def config_warnings(cfg: DecodeConfig, do_sample: bool | None) -> list[str]:
@@ -276,6 +186,8 @@ def config_warnings(cfg: DecodeConfig, do_sample: bool | None) -> list[str]:
 
 
 FIELD_NAMES = tuple(f.name for f in fields(DecodeConfig))
+SHARED_FIELDS = tuple(f.name for f in fields(_SharedConfig))
+"""The fields every strategy shares (the others are strategy knobs, from the registry)."""
 _DEFAULTS = {f.name: f.default for f in fields(DecodeConfig)}
 _FIELD_TYPES = {f.name: f.type for f in fields(DecodeConfig)}
 

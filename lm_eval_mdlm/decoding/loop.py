@@ -3,7 +3,7 @@
 Layout: each row is ``[left padding | prompt | answer]`` where the answer starts fully masked. Each
 iteration runs one forward over the rows that still have work, looks at each row's *current block*
 (the block holding its leftmost masked answer position, or the block a sampler holds for more
-revision steps) and lets the strategy's sampler (:mod:`lm_eval_mdlm.decoding.samplers`) decide what
+revision steps) and lets the strategy's sampler (:mod:`lm_eval_mdlm.decoding.strategies`) decide what
 to commit, re-mask or overwrite there. Rows advance independently: a row
 whose block is finished moves on to the next one; a row whose answer is settled up to its first EOS
 leaves the batch and costs no more forwards (its remaining positions lie after the EOS, so no later
@@ -33,13 +33,13 @@ from dataclasses import dataclass
 import torch
 
 from lm_eval_mdlm.config import ConfigError, DecodeConfig
+from lm_eval_mdlm.decoding import strategies
 from lm_eval_mdlm.decoding.rules import StepView
-from lm_eval_mdlm.decoding.psd import Speculative
-from lm_eval_mdlm.decoding.samplers import SAMPLERS, Sampler, StepContext
 from lm_eval_mdlm.decoding.schedule import Schedule
+from lm_eval_mdlm.decoding.strategies.base import StepContext
 
-ENGINE_SAMPLERS: dict[str, type[Sampler]] = {**SAMPLERS, "psd": Speculative}
-"""Every strategy the loop runs (psd lives in its own module, which builds on samplers.py)."""
+ENGINE_SAMPLERS = strategies.engine_samplers()
+"""Every strategy the loop runs, from the registry (one module per strategy in decoding/strategies/)."""
 
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """(input_ids (A, L), attention_mask (A, L) bool) -> logits (A, L, V), logits[:, i] predicting token i."""
@@ -148,11 +148,11 @@ def build_canvas(prompts: Sequence[Sequence[int]], length: int, mask_id: int, pa
 def step_bound(cfg: DecodeConfig, schedule: Schedule) -> int:
     """The most forwards a row can take. Every strategy commits at least one masked position of its block
     per step, or (remdm, rcr) runs a step budget of at most the block's size whose last step leaves nothing
-    masked; ``edit`` adds up to ``max_edit_steps`` editing-only steps per block and ``psd`` one draft-building
-    forward per block, which commits nothing (aligned rows have one more block, the remainder of the prompt's)."""
+    masked; a strategy may add forwards per block that commit nothing (its ``extra_forwards``: ``edit``'s
+    editing-only steps, ``psd``'s draft-building forward); aligned rows have one more block, the remainder of
+    the prompt's."""
     blocks = -(-schedule.length // schedule.block_length) + int(schedule.aligned)
-    extra = {"edit": blocks * cfg.max_edit_steps, "psd": blocks}.get(cfg.strategy, 0)
-    return schedule.length + extra
+    return schedule.length + blocks * strategies.REGISTRY[cfg.strategy].extra_forwards(cfg)
 
 
 def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfig, schedule: Schedule,

@@ -3,8 +3,9 @@
 A step looks at the model's predictions for the masked positions of each row's current block
 (the *window*). A **score rule** says how ready each position is; a **select rule** turns scores
 into the set of positions committed this step. Both are pure functions over (rows, window) tensors,
-in the spirit of transformers' ``LogitsProcessor``: adding a strategy means adding a function here
-and a name in :data:`SCORE_RULES` / :data:`SELECT_RULES`.
+in the spirit of transformers' ``LogitsProcessor``. A new score is a function here and a name in
+:data:`SCORE_RULES` (``score=`` then accepts it); select rules are plain functions that a strategy's sampler
+calls (:mod:`lm_eval_mdlm.decoding.strategies`, one module per strategy, composes them).
 """
 
 from __future__ import annotations

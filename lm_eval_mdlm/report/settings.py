@@ -28,14 +28,17 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from lm_eval_mdlm import config as decode_config
+from lm_eval_mdlm.decoding import strategies
+from lm_eval_mdlm.decoding.strategies.spec import QUOTA_DIRECTION
 
 IGNORED_FIELDS = ("max_gen_toks",)
-# Strategies whose per-step budget comes from k= / steps= (newer configs list them themselves).
-QUOTA_STRATEGIES: tuple[str, ...] = tuple(getattr(decode_config, "QUOTA_STRATEGIES", ("topk",)))
-# Primary knob of the strategies that decide their own per-step budget.
-PRIMARY_KNOB = {"threshold": "threshold", "factor": "factor", "eb": "entropy_bound", "edit": "threshold"}
-# +1: a larger value decodes more tokens per step; -1: a smaller one does.
-PARALLEL_DIRECTION = {"k": 1, "steps": -1, "threshold": -1, "factor": 1, "entropy_bound": 1}
+# From the strategy registry (each module of lm_eval_mdlm/decoding/strategies/ declares its own):
+# strategies whose per-step budget comes from k= / steps=,
+QUOTA_STRATEGIES = tuple(name for name, spec in strategies.REGISTRY.items() if spec.quota)
+# the primary knob of the strategies that decide their own per-step budget,
+PRIMARY_KNOB = {name: spec.primary for name, spec in strategies.REGISTRY.items() if spec.primary and not spec.quota}
+# and per knob, +1: a larger value decodes more tokens per step; -1: a smaller one does.
+PARALLEL_DIRECTION = {**QUOTA_DIRECTION, **{name: k.parallel for name, k in strategies.KNOBS.items() if k.parallel}}
 
 
 def _defaults() -> dict[str, Any]:

@@ -24,15 +24,43 @@ from __future__ import annotations
 
 import torch
 
-from lm_eval_mdlm.config import DecodeConfig
 from lm_eval_mdlm.decoding.rules import StepView, _ranks, select_threshold, select_topk
-from lm_eval_mdlm.decoding.samplers import Decision, Sampler, StepContext, WindowForward
+from lm_eval_mdlm.decoding.strategies.base import Config, Decision, Sampler, StepContext, WindowForward
+from lm_eval_mdlm.decoding.strategies.spec import Knob, Strategy, require_probability
+from lm_eval_mdlm.errors import ConfigError
+
+KNOBS = (
+    Knob("psd_depth", "int", 4, "draft depth (1-64)",
+         low=1, high=64, hint="drafts verified per forward, e.g. psd_depth=4"),
+    Knob("psd_policy", "str", "threshold", "how a draft unmasks (`threshold` at `threshold=`, or `top1`)",
+         choices=("threshold", "top1")),
+    Knob("psd_accept", "str", "match", "acceptance (`match`, or `lossless`: token-identical to `k=1`, needs "
+         "`psd_policy=top1`) ([docs/psd.md](docs/psd.md))", choices=("match", "lossless")),
+)
+
+
+def _check(cfg: Config) -> None:
+    """The settings psd's batched verification cannot honour (only when it is the chosen strategy)."""
+    if cfg.strategy != "psd":
+        return
+    if cfg.psd_policy == "threshold":
+        require_probability(cfg)
+    if cfg.psd_accept == "lossless" and cfg.psd_policy != "top1":
+        raise ConfigError("psd_accept=lossless reproduces one-token-per-step decoding, so every depth must "
+                          f"unmask one position: psd_policy={cfg.psd_policy} cannot be used; set psd_policy=top1.")
+    if cfg.cache != "none":
+        raise ConfigError(f"strategy=psd verifies several drafts of a row in one forward, which cache={cfg.cache} "
+                          "(one cached state per row) cannot feed; use cache=none.")
+    if cfg.temperature != 0.0 or cfg.score == "random":
+        bad = f"temperature={cfg.temperature}" if cfg.temperature != 0.0 else "score=random"
+        raise ConfigError(f"strategy=psd compares drafts with greedy predictions, so {bad} cannot be used; use "
+                          "temperature=0 and a deterministic score (confidence, margin, entropy, left_to_right).")
 
 
 class Speculative(Sampler):
     """``psd``: drafts built from one forward, verified together in the next (see the module docstring)."""
 
-    def __init__(self, cfg: DecodeConfig, batch: int, length: int, device: torch.device) -> None:
+    def __init__(self, cfg: Config, batch: int, length: int, device: torch.device) -> None:
         super().__init__(cfg, batch, length, device)
         self.fanout = cfg.psd_depth
         self.depth = torch.zeros(batch, self.width, dtype=torch.long, device=device)
@@ -109,3 +137,7 @@ class Speculative(Sampler):
         self.drafted[ctx.rows] = view.tokens
         return Decision(self.accepted, tokens=self.accepted_tokens)
 
+
+
+STRATEGY = Strategy("psd", "speculative drafts from one forward, verified together in the next (PSD)", Speculative,
+                    knobs=KNOBS, reads=("threshold",), check=_check, extra_forwards=lambda cfg: 1, order=90)
