@@ -110,7 +110,7 @@ class MDLM(TemplateLM):
         self._checked_configs: set[tuple[DecodeConfig, bool | None]] = set()  # warned once (ignored knobs)
         self.trace_path = trace_path
         self.traces: list[dict[str, Any]] = []
-        traces.STORE.clear()
+        """This model's trace records, in the order requests were answered (lm-eval's tracker writes them)."""
         # Rows (request x mask pattern) per likelihood forward; see lm_eval_mdlm/likelihood.py. With
         # batch_size=auto the size is probed on the first likelihood request, not here: generation-only
         # runs never pay for that probe.
@@ -166,10 +166,8 @@ class MDLM(TemplateLM):
         rank 0 (a collective), and write ``trace_path``."""
         mine = {id(r) for r in records}
         self.traces[:] = [r for r in self.traces if id(r) not in mine]
-        traces.STORE[:] = [r for r in traces.STORE if id(r) not in mine]
         merged = self.dist.gather_records(records)  # rank 0 holds all: get_model_info() and files run there
         self.traces.extend(merged)
-        traces.STORE.extend(merged)
         if self.trace_path and self.rank == 0:
             traces.write_jsonl(self.traces, self.trace_path)
 
@@ -343,7 +341,6 @@ class MDLM(TemplateLM):
         if confidence is not None:
             record["commit_confidence"] = traces.compact_confidence(confidence[:n])
         self.traces.append(record)
-        traces.STORE.append(record)
         return traces.TracedStr(text, record)
 
     def _warn_once(self, config: DecodeConfig, do_sample: bool | None) -> None:

@@ -209,10 +209,7 @@ def _evaluate_cell(lm: Any, cell: Cell, staging: Path, options: SweepOptions, ma
     import lm_eval
     from lm_eval.loggers import EvaluationTracker
 
-    from lm_eval_mdlm import traces
-
     lm.traces.clear()  # the model is shared: this cell's traces only (results and mdlm_traces file)
-    traces.STORE.clear()
     tracker = EvaluationTracker(output_path=str(staging))
     results = lm_eval.simple_evaluate(
         model=lm, model_args=options.model_args, tasks=list(cell.tasks), limit=options.limit,
