@@ -24,7 +24,6 @@ from lm_eval_mdlm import likelihood as likelihood_estimators
 from lm_eval_mdlm import preflight, presets, traces
 from lm_eval_mdlm.distributed import Distributed, answer_real_requests, default_threads, model_parallel_kwargs
 from lm_eval_mdlm.config import (
-    MODEL_STRATEGIES,
     ConfigError,
     DecodeConfig,
     batch_size_arg,
@@ -33,11 +32,9 @@ from lm_eval_mdlm.config import (
     config_warnings,
     split_gen_kwargs,
 )
-from lm_eval_mdlm.decoding.loop import check_cache, denoise
+from lm_eval_mdlm.decoding.decoder import Decoder, EngineDecoder
 from lm_eval_mdlm.decoding.noise import row_keys
-from lm_eval_mdlm.decoding.schedule import make_schedule
 from lm_eval_mdlm.default_model import default_checkpoint
-from lm_eval_mdlm.families import Denoiser, Family
 from lm_eval_mdlm.metrics.decoding import trace_metrics
 
 logger = logging.getLogger(__name__)
@@ -87,18 +84,17 @@ class MDLM(TemplateLM):
             flags["parallelize"], device_map, max_memory_per_gpu, max_cpu_memory, offload_folder,
             local_rank=int(os.environ.get("LOCAL_RANK", "0")),
             local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-        self.denoiser: Denoiser = preflight.load_checked(
+        self.denoiser: Decoder = preflight.load_checked(
             str(pretrained), revision=revision, dtype=dtype, device=self._device,
             trust_remote_code=flags["trust_remote_code"], mask_id=ints["mask_id"], max_length=ints["max_length"],
             family=None if family in (None, "None", "") else str(family), **load_kwargs)
         preflight.check_ids(self.denoiser.mask_id, self.denoiser.pad_id, self.denoiser.eos_ids)
-        preflight.check_max_length(ints["max_length"], getattr(self.denoiser, "model", None))
+        preflight.check_max_length(ints["max_length"], self.denoiser.model)
         merged, self.preset = presets.apply(presets.pick(preset, self.denoiser.family, str(pretrained)),
                                             coerce(decode_args))
         self.config = DecodeConfig(**merged)  # explicit arguments over the preset's (docs/presets.md)
-        spec = getattr(self.denoiser, "spec", None)
-        if "strategy" not in decode_args and spec is not None and spec.strategies:
-            self.config = self.config.replace(strategy=spec.strategies[0])  # e.g. DiffusionGemma's generate()
+        if "strategy" not in decode_args and self.denoiser.default_strategy is not None:
+            self.config = self.config.replace(strategy=self.denoiser.default_strategy)  # DiffusionGemma's generate
         self.config = self._decode_config(self.config)
         if load_kwargs:  # a split model takes its inputs where its embeddings live
             self._device = self.denoiser.device
@@ -223,23 +219,23 @@ class MDLM(TemplateLM):
 
     def _loglikelihood_tokens(self, requests: Any, disable_tqdm: bool = False,
                               **kwargs: Any) -> list[tuple[float, bool]]:
-        self._resolve_likelihood_rows()
-        return likelihood_estimators.loglikelihood_tokens(self, requests, disable_tqdm=disable_tqdm)
+        return likelihood_estimators.loglikelihood_tokens(self, self._likelihood_forward(), requests,
+                                                          disable_tqdm=disable_tqdm)
 
-    def _resolve_likelihood_rows(self) -> None:
-        """With batch_size=auto, probe the likelihood batch size once, on first use."""
-        refuse = getattr(self.denoiser, "check_likelihood", None)  # families that cannot score likelihoods
-        if refuse is not None:
-            refuse()
+    def _likelihood_forward(self) -> EngineDecoder:
+        """The forward likelihoods are scored with (a clear error for models without one); with batch_size=auto,
+        the likelihood batch size is probed once, on first use."""
+        forward = self.denoiser.likelihood_forward()
         if self._probe_likelihood_rows:
             self._probe_likelihood_rows = False
             self.likelihood_config = replace(self.likelihood_config, batch_size=self._batch_size(0, self.max_length))
+        return forward
 
     def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False) -> list[float]:
         source = self.dist.split_padding(requests)
-        self._resolve_likelihood_rows()
+        forward = self._likelihood_forward()
         return answer_real_requests(requests, source, lambda real: likelihood_estimators.loglikelihood_rolling(
-            self, real, disable_tqdm=disable_tqdm))
+            self, forward, real, disable_tqdm=disable_tqdm))
 
     def get_model_info(self) -> dict[str, Any]:
         """Merged by lm-eval into ``results["config"]``: the decoding setup and per-task trace means."""
@@ -277,15 +273,12 @@ class MDLM(TemplateLM):
         committed, forwards = 0, 0
         for (config, length), members in groups.items():
             members.sort(key=lambda i: -len(jobs[i]["prompt"]))  # similar lengths share a batch
-            schedule = make_schedule(config, length, aligned=getattr(self.denoiser, "block_causal", False))
-            own = config.strategy in MODEL_STRATEGIES  # the model's own sampler decodes row by row
-            batch_size = len(members) if own else self._batch_size(length, len(jobs[members[0]]["prompt"]))
+            schedule = self.denoiser.schedule(config, length)
+            batch_size = self._batch_size(length, len(jobs[members[0]]["prompt"]))
             for start in range(0, len(members), batch_size):
                 batch = members[start:start + batch_size]
                 prompts, batch_keys = [jobs[i]["prompt"] for i in batch], [keys[i] for i in batch]
-                out = self.denoiser.sample(prompts, config, schedule, keys=batch_keys) if own else denoise(
-                    self.denoiser, prompts, config, schedule, mask_id=self.denoiser.mask_id,
-                    pad_id=self.denoiser.pad_id, eos_ids=self.denoiser.eos_ids, keys=batch_keys, device=self._device)
+                out = self.denoiser.decode(prompts, config, schedule, keys=batch_keys)
                 answers, steps, nfe = out.answer.tolist(), out.finalized_at.tolist(), out.nfe.tolist()
                 revised, row_forwards = out.revised.tolist(), out.row_forwards.tolist()
                 confidence = out.confidence.tolist() if out.confidence is not None else [None] * len(batch)
@@ -355,28 +348,14 @@ class MDLM(TemplateLM):
         """``config`` as the loaded model decodes it (checked at load and per request, since gen_kwargs may
         change it): the cache mode must be one the model has; its family may refuse the strategy or a knob, or fix
         ``block_length`` (DiffusionGemma's canvas); oracles decode with any engine strategy."""
-        check_cache(self.denoiser, config.cache)  # cache=prefix|dual needs a model with a KV cache
-        adapt = getattr(self.denoiser, "decode_config", None)
-        if adapt is None:
-            Family(name=self.denoiser.family).check_strategy(config.strategy)
-            return config
-        return adapt(config)
+        self.denoiser.check_cache(config.cache)  # cache=prefix|dual needs a model with a KV cache
+        return self.denoiser.decode_config(config)
 
     def _batch_size(self, length: int, longest_prompt: int) -> int:
-        """The fixed batch size, or for ``auto`` the largest power of two <= max_batch_size that fits."""
+        """The fixed batch size, or for ``auto`` the largest that fits, up to max_batch_size (the model probes)."""
         if not self.batch_size_arg.startswith("auto"):
             return max(1, int(self.batch_size_arg))
-        size = self.max_batch_size
-        probe = torch.full((1, longest_prompt + length), self.denoiser.mask_id, device=self._device)
-        while size > 1:
-            try:
-                self.denoiser(probe.expand(size, -1), torch.ones_like(probe, dtype=torch.bool).expand(size, -1))
-                break
-            except torch.OutOfMemoryError:
-                size //= 2
-                if self._device.type == "cuda":
-                    torch.cuda.empty_cache()
-        return size
+        return self.denoiser.largest_batch(self.max_batch_size, longest_prompt + length)
 
 
 def _register() -> None:
