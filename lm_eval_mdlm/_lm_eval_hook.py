@@ -9,8 +9,10 @@ at interpreter start-up. It must stay cheap (no torch, no lm_eval import): it on
   imported only when somebody actually asks for ``--model mdlm``;
 * our ``task_yamls`` folder to every ``TaskManager`` that includes lm-eval's default tasks, so
   ``--tasks parallelbench`` works without ``--include_path``;
-* writing of our per-sample decoding traces next to lm-eval's results file (``mdlm_traces_<date>.jsonl``,
-  see :mod:`lm_eval_mdlm.traces`), including those of answers ``--use_cache`` served.
+* writing of the evaluated model's per-sample decoding traces next to lm-eval's results file
+  (``mdlm_traces_<date>.jsonl``, see :mod:`lm_eval_mdlm.traces`), including those of answers ``--use_cache``
+  served;
+* results without NaN decoding statistics (:func:`lm_eval_mdlm.traces.tidy_results`).
 
 lm-eval's main branch discovers models through the ``lm_eval.models`` entry-point group (PR #4013);
 ``pyproject.toml`` declares it too, and the registration below steps aside if the name is taken.
@@ -126,10 +128,11 @@ def _link_models_to_trackers(evaluator_module: ModuleType) -> None:
         model = getattr(lm, "lm", lm)  # under --use_cache, lm-eval's CachingLM wraps ours
         evaluated.append(model)
         results = original_evaluate(*args, **kwargs)
-        if isinstance(results, dict) and isinstance(getattr(model, "traces", None), list):
+        if isinstance(results, dict):  # rank 0 (other ranks get None); any model can run our tasks
             from lm_eval_mdlm.traces import tidy_results
 
-            tidy_results(results, model.traces)
+            records = getattr(model, "traces", None)
+            tidy_results(results, records if isinstance(records, list) else [])
         return results
 
     def simple_evaluate(*args: Any, **kwargs: Any) -> Any:

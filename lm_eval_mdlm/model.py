@@ -66,14 +66,8 @@ class MDLM(TemplateLM):
         self.config = DecodeConfig(**coerce(decode_args))
         if pretrained is None:  # the small model this project trains and ships: runs offline
             pretrained = default_checkpoint()
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if str(device).startswith("cuda") and not torch.cuda.is_available():
-            # lm-eval's CLI defaults to --device cuda:0; on a CPU-only machine run there instead.
-            logger.warning("device=%s requested but CUDA is not available: running on CPU "
-                           "(pass --device cpu to choose it explicitly)", device)
-            device = "cpu"
         # Under `accelerate launch`: this process's rank, the world size and its own device.
-        self.dist = Distributed(torch.device(device))
+        self.dist = Distributed(torch.device(_usable_device(device)))
         self._rank, self._world_size, self._device = self.dist.rank, self.dist.world_size, self.dist.device
         if self.dist.accelerator is not None:
             self.accelerator = self.dist.accelerator  # lm-eval <= 0.4.11 gathers through it
@@ -90,12 +84,7 @@ class MDLM(TemplateLM):
             family=None if family in (None, "None", "") else str(family), **load_kwargs)
         preflight.check_ids(self.denoiser.mask_id, self.denoiser.pad_id, self.denoiser.eos_ids)
         preflight.check_max_length(ints["max_length"], self.denoiser.model)
-        merged, self.preset = presets.apply(presets.pick(preset, self.denoiser.family, str(pretrained)),
-                                            coerce(decode_args))
-        self.config = DecodeConfig(**merged)  # explicit arguments over the preset's (docs/presets.md)
-        if "strategy" not in decode_args and self.denoiser.default_strategy is not None:
-            self.config = self.config.replace(strategy=self.denoiser.default_strategy)  # DiffusionGemma's generate
-        self.config = self._decode_config(self.config)
+        self.config = self._initial_config(preset, str(pretrained), decode_args)
         if load_kwargs:  # a split model takes its inputs where its embeddings live
             self._device = self.denoiser.device
         self.tokenizer = self.denoiser.tokenizer
@@ -116,6 +105,15 @@ class MDLM(TemplateLM):
             likelihood, ints["mc_num"] or 128, order, elbo_variant,
             ints["likelihood_batch_size"] if given_rows else (1 if self._probe_likelihood_rows else batch_size),
             self.config.seed)
+
+    def _initial_config(self, preset: str | None, pretrained: str, decode_args: dict[str, Any]) -> DecodeConfig:
+        """The run's decoding config: explicit arguments over the preset's (docs/presets.md), the model's own
+        strategy when none is given (DiffusionGemma's generate), as the model decodes it."""
+        merged, self.preset = presets.apply(presets.pick(preset, self.denoiser.family, pretrained), coerce(decode_args))
+        config = DecodeConfig(**merged)
+        if "strategy" not in decode_args and self.denoiser.default_strategy is not None:
+            config = config.replace(strategy=self.denoiser.default_strategy)
+        return self._decode_config(config)
 
     # ------------------------------------------------------------------ lm-eval plumbing
     @classmethod
@@ -356,6 +354,17 @@ class MDLM(TemplateLM):
         if not self.batch_size_arg.startswith("auto"):
             return max(1, int(self.batch_size_arg))
         return self.denoiser.largest_batch(self.max_batch_size, longest_prompt + length)
+
+
+def _usable_device(device: str | None) -> str:
+    """``device``, or CUDA when available; CPU when CUDA is asked for but missing (lm-eval's CLI defaults to
+    --device cuda:0), with a warning."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        logger.warning("device=%s requested but CUDA is not available: running on CPU "
+                       "(pass --device cpu to choose it explicitly)", device)
+        return "cpu"
+    return str(device)
 
 
 def _register() -> None:

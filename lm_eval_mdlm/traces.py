@@ -104,8 +104,8 @@ def tidy_results(results: dict[str, Any], records: Iterable[Mapping[str, Any]]) 
 
     ``records`` are the evaluated model's traces: per task, a metric no sample defines is removed (with its
     stderr); one defined on fewer samples than the task has gains ``<metric>_n``. A group's trace metric becomes
-    the mean over the defined samples of all its tasks (lm-eval's size-weighted mean over tasks, computed
-    without the undefined samples), also with ``_n`` when some sample is undefined; removed if none is."""
+    the mean over the defined samples of all its tasks where some sample is undefined (lm-eval's size-weighted
+    mean over tasks, without the undefined samples), also with ``_n``; removed if none is defined."""
     by_task: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for record in records:
         by_task[str(record.get("task_name"))].append(record["metrics"])
@@ -124,7 +124,7 @@ def tidy_results(results: dict[str, Any], records: Iterable[Mapping[str, Any]]) 
                     row.pop(f"{metric}_stderr,{filter_name}", None)
                     continue
                 stderr = f"{metric}_stderr,{filter_name}"
-                if name in subtasks and mean is not None:
+                if is_nan or (name in subtasks and len(defined) < len(values)):
                     row[key] = mean
                     row[stderr] = "N/A"  # lm-eval's pooled stderr of the task means no longer matches
                 if isinstance(row.get(stderr), float) and row[stderr] != row[stderr]:
