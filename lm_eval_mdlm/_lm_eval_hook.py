@@ -9,8 +9,10 @@ at interpreter start-up. It must stay cheap (no torch, no lm_eval import): it on
   imported only when somebody actually asks for ``--model mdlm``;
 * our ``task_yamls`` folder to every ``TaskManager`` that includes lm-eval's default tasks, so
   ``--tasks parallelbench`` works without ``--include_path``;
-* writing of our per-sample decoding traces next to lm-eval's results file (``mdlm_traces_<date>.jsonl``,
-  see :mod:`lm_eval_mdlm.traces`), including those of answers ``--use_cache`` served.
+* writing of the evaluated model's per-sample decoding traces next to lm-eval's results file
+  (``mdlm_traces_<date>.jsonl``, see :mod:`lm_eval_mdlm.traces`), including those of answers ``--use_cache``
+  served;
+* results without NaN decoding statistics (:func:`lm_eval_mdlm.traces.tidy_results`).
 
 lm-eval's main branch discovers models through the ``lm_eval.models`` entry-point group (PR #4013);
 ``pyproject.toml`` declares it too, and the registration below steps aside if the name is taken.
@@ -81,7 +83,7 @@ def _add_task_dirs(manager_module: ModuleType) -> None:
 
 
 def _write_traces_with_results(tracker_module: ModuleType) -> None:
-    """Make lm-eval's tracker write our per-sample traces next to ``results_<date>.json``."""
+    """Make lm-eval's tracker write the evaluated model's per-sample traces next to ``results_<date>.json``."""
     tracker_cls = tracker_module.EvaluationTracker
     original = tracker_cls.save_results_aggregated
     if getattr(original, "_lm_eval_mdlm", False):
@@ -89,18 +91,63 @@ def _write_traces_with_results(tracker_module: ModuleType) -> None:
 
     def save_results_aggregated(self: Any, results: dict, samples: dict | None = None) -> None:
         original(self, results, samples)
-        store = sys.modules.get("lm_eval_mdlm.traces")  # loaded only if --model mdlm ran
-        if store is None or not store.STORE or not self.output_path:
+        records = getattr(self.__dict__.get(_TRACKED_MODEL), "traces", None)  # set by simple_evaluate (below)
+        if not records or not self.output_path:
             return
         from pathlib import Path
+
+        from lm_eval_mdlm.traces import write_jsonl
 
         path = Path(self.output_path)  # the same folder rule as lm-eval's own results file
         folder = path.parent if path.suffix == ".json" else \
             path / str(self.general_config_tracker.model_name_sanitized)
-        store.write_jsonl(store.STORE, str(folder / f"mdlm_traces_{self.date_id}.jsonl"))
+        write_jsonl(records, str(folder / f"mdlm_traces_{self.date_id}.jsonl"))
 
     save_results_aggregated._lm_eval_mdlm = True  # type: ignore[attr-defined]
     tracker_cls.save_results_aggregated = save_results_aggregated
+
+
+_TRACKED_MODEL = "mdlm_model"
+"""Attribute of an ``EvaluationTracker`` naming the model ``simple_evaluate`` evaluated for it: its traces
+are the ones the tracker writes (each model keeps its own, :attr:`lm_eval_mdlm.model.MDLM.traces`)."""
+
+
+def _link_models_to_trackers(evaluator_module: ModuleType) -> None:
+    """``simple_evaluate(evaluation_tracker=...)`` hands the model it evaluated to the tracker, and ``evaluate``
+    drops undefined trace statistics from its results (:func:`lm_eval_mdlm.traces.tidy_results`).
+
+    Why: the tracker writes the results file but never sees the model, and lm-eval prints the mean of a metric
+    no sample defines as NaN (also in group rows, whose mean over tasks turns NaN with one such task)."""
+    original_simple, original_evaluate = evaluator_module.simple_evaluate, evaluator_module.evaluate
+    if getattr(original_simple, "_lm_eval_mdlm", False):
+        return
+    evaluated: list[Any] = []  # the model of the current simple_evaluate call (evaluate sees it, the tracker not)
+
+    def evaluate(*args: Any, **kwargs: Any) -> Any:
+        lm = inspect.signature(original_evaluate).bind(*args, **kwargs).arguments.get("lm")
+        model = getattr(lm, "lm", lm)  # under --use_cache, lm-eval's CachingLM wraps ours
+        evaluated.append(model)
+        results = original_evaluate(*args, **kwargs)
+        if isinstance(results, dict):  # rank 0 (other ranks get None); any model can run our tasks
+            from lm_eval_mdlm.traces import tidy_results
+
+            records = getattr(model, "traces", None)
+            tidy_results(results, records if isinstance(records, list) else [])
+        return results
+
+    def simple_evaluate(*args: Any, **kwargs: Any) -> Any:
+        tracker = inspect.signature(original_simple).bind(*args, **kwargs).arguments.get("evaluation_tracker")
+        evaluated.clear()
+        try:
+            return original_simple(*args, **kwargs)
+        finally:
+            if tracker is not None and evaluated:
+                setattr(tracker, _TRACKED_MODEL, evaluated[-1])
+            evaluated.clear()
+
+    for function in (evaluate, simple_evaluate):
+        function._lm_eval_mdlm = True  # type: ignore[attr-defined]
+    evaluator_module.evaluate, evaluator_module.simple_evaluate = evaluate, simple_evaluate
 
 
 def _adopt_cached_traces(model_module: ModuleType) -> None:
@@ -136,6 +183,7 @@ _AFTER_IMPORT: dict[str, Callable[[ModuleType], None]] = {
     "lm_eval.models": _register_model,
     "lm_eval.tasks.manager": _add_task_dirs,
     "lm_eval.loggers.evaluation_tracker": _write_traces_with_results,
+    "lm_eval.evaluator": _link_models_to_trackers,
 }
 
 

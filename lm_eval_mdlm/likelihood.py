@@ -35,11 +35,12 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from tqdm import tqdm
 
+from lm_eval_mdlm.decoding.decoder import EngineDecoder
 from lm_eval_mdlm.decoding.noise import uniform
 
 MODES = ("elbo", "chain")
@@ -231,6 +232,26 @@ def _run_batch(forward: Forward, requests: Sequence[tuple[Sequence[int], Sequenc
 
 
 # ---------------------------------------------------------------------- lm-eval entry points
+class Host(Protocol):
+    """What the lm-eval entry points read of ``--model mdlm``'s model (:class:`lm_eval_mdlm.model.MDLM`): its
+    tokenizer and limits, the likelihood options, and lm-eval's cache hook (partial results)."""
+
+    tokenizer: Any
+    likelihood_config: LikelihoodConfig
+    cache_hook: Any
+
+    @property
+    def max_length(self) -> int: ...
+
+    @property
+    def device(self) -> torch.device: ...
+
+    @property
+    def rank(self) -> int: ...
+
+    def tok_encode(self, string: str) -> list[int]: ...
+
+
 def fit_request(context: Sequence[int], continuation: Sequence[int], max_length: int) -> list[int]:
     """The context, cut from the left (as HFLM) so that context + continuation fit ``max_length``."""
     if len(continuation) > max_length:
@@ -242,9 +263,11 @@ def fit_request(context: Sequence[int], continuation: Sequence[int], max_length:
     return list(context[-room:]) if room else []
 
 
-def loglikelihood_tokens(lm: Any, requests: Sequence[tuple[tuple[str, str], list[int], list[int]]],
+def loglikelihood_tokens(lm: Host, forward: EngineDecoder,
+                         requests: Sequence[tuple[tuple[str, str], list[int], list[int]]],
                          disable_tqdm: bool = False) -> list[tuple[float, bool]]:
-    """``TemplateLM._loglikelihood_tokens`` for ``--model mdlm`` (``lm`` is the MDLM instance).
+    """``TemplateLM._loglikelihood_tokens`` for ``--model mdlm`` (``lm`` is the MDLM instance, ``forward`` its
+    model's masked-canvas forward).
 
     An empty context string arrives as ``[prefix_token_id]`` (EOS) from lm-eval, a causal LM's way
     to have something to condition on; a bidirectional denoiser needs none, so we re-encode such
@@ -256,8 +279,7 @@ def loglikelihood_tokens(lm: Any, requests: Sequence[tuple[tuple[str, str], list
             context_enc = lm.tok_encode("")
             continuation_enc = lm.tokenizer(continuation, add_special_tokens=False).input_ids
         pairs.append((fit_request(context_enc, continuation_enc, lm.max_length), list(continuation_enc)))
-    answers = score_requests(lm.denoiser, pairs, lm.likelihood_config, mask_id=lm.denoiser.mask_id,
-                             pad_id=lm.denoiser.pad_id, device=lm.device, disable_tqdm=disable_tqdm or lm.rank != 0)
+    answers = _score(lm, forward, pairs, disable_tqdm)
     for (strings, _, _), answer in zip(requests, answers):
         lm.cache_hook.add_partial("loglikelihood", strings, answer)
     return answers
@@ -275,7 +297,8 @@ def rolling_windows(tokens: Sequence[int], prefix: Sequence[int], max_length: in
     return windows
 
 
-def loglikelihood_rolling(lm: Any, requests: Sequence[Any], disable_tqdm: bool = False) -> list[float]:
+def loglikelihood_rolling(lm: Host, forward: EngineDecoder, requests: Sequence[Any],
+                          disable_tqdm: bool = False) -> list[float]:
     """Sum of window log-likelihoods over each whole text (perplexity tasks), every window of every
     request batched together; cost: the mode's forwards per window."""
     windows, owners = [], []
@@ -285,11 +308,18 @@ def loglikelihood_rolling(lm: Any, requests: Sequence[Any], disable_tqdm: bool =
         for window in rolling_windows(tokens, lm.tok_encode(""), lm.max_length):
             windows.append(window)
             owners.append(index)
-    scores = score_requests(lm.denoiser, windows, lm.likelihood_config, mask_id=lm.denoiser.mask_id,
-                            pad_id=lm.denoiser.pad_id, device=lm.device, disable_tqdm=disable_tqdm or lm.rank != 0)
+    scores = _score(lm, forward, windows, disable_tqdm)
     totals = [0.0] * len(requests)
     for index, (logprob, _) in zip(owners, scores):
         totals[index] += logprob
     for request, total in zip(requests, totals):
         lm.cache_hook.add_partial("loglikelihood_rolling", request.args, total)
     return totals
+
+
+def _score(lm: Host, forward: EngineDecoder, requests: Sequence[tuple[Sequence[int], Sequence[int]]],
+           disable_tqdm: bool) -> list[tuple[float, bool]]:
+    """:func:`score_requests` with the model's ids and options (a progress bar on rank 0 only)."""
+    assert forward.mask_id is not None, "a masked-canvas forward has a mask token"
+    return score_requests(forward, requests, lm.likelihood_config, mask_id=forward.mask_id, pad_id=forward.pad_id,
+                          device=lm.device, disable_tqdm=disable_tqdm or lm.rank != 0)

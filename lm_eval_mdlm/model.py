@@ -24,7 +24,6 @@ from lm_eval_mdlm import likelihood as likelihood_estimators
 from lm_eval_mdlm import preflight, presets, traces
 from lm_eval_mdlm.distributed import Distributed, answer_real_requests, default_threads, model_parallel_kwargs
 from lm_eval_mdlm.config import (
-    MODEL_STRATEGIES,
     ConfigError,
     DecodeConfig,
     batch_size_arg,
@@ -33,11 +32,9 @@ from lm_eval_mdlm.config import (
     config_warnings,
     split_gen_kwargs,
 )
-from lm_eval_mdlm.decoding.loop import check_cache, denoise
+from lm_eval_mdlm.decoding.decoder import Decoder, EngineDecoder
 from lm_eval_mdlm.decoding.noise import row_keys
-from lm_eval_mdlm.decoding.schedule import make_schedule
 from lm_eval_mdlm.default_model import default_checkpoint
-from lm_eval_mdlm.families import Denoiser, Family
 from lm_eval_mdlm.metrics.decoding import trace_metrics
 
 logger = logging.getLogger(__name__)
@@ -69,14 +66,8 @@ class MDLM(TemplateLM):
         self.config = DecodeConfig(**coerce(decode_args))
         if pretrained is None:  # the small model this project trains and ships: runs offline
             pretrained = default_checkpoint()
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if str(device).startswith("cuda") and not torch.cuda.is_available():
-            # lm-eval's CLI defaults to --device cuda:0; on a CPU-only machine run there instead.
-            logger.warning("device=%s requested but CUDA is not available: running on CPU "
-                           "(pass --device cpu to choose it explicitly)", device)
-            device = "cpu"
         # Under `accelerate launch`: this process's rank, the world size and its own device.
-        self.dist = Distributed(torch.device(device))
+        self.dist = Distributed(torch.device(_usable_device(device)))
         self._rank, self._world_size, self._device = self.dist.rank, self.dist.world_size, self.dist.device
         if self.dist.accelerator is not None:
             self.accelerator = self.dist.accelerator  # lm-eval <= 0.4.11 gathers through it
@@ -87,19 +78,13 @@ class MDLM(TemplateLM):
             flags["parallelize"], device_map, max_memory_per_gpu, max_cpu_memory, offload_folder,
             local_rank=int(os.environ.get("LOCAL_RANK", "0")),
             local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-        self.denoiser: Denoiser = preflight.load_checked(
+        self.denoiser: Decoder = preflight.load_checked(
             str(pretrained), revision=revision, dtype=dtype, device=self._device,
             trust_remote_code=flags["trust_remote_code"], mask_id=ints["mask_id"], max_length=ints["max_length"],
             family=None if family in (None, "None", "") else str(family), **load_kwargs)
         preflight.check_ids(self.denoiser.mask_id, self.denoiser.pad_id, self.denoiser.eos_ids)
-        preflight.check_max_length(ints["max_length"], getattr(self.denoiser, "model", None))
-        merged, self.preset = presets.apply(presets.pick(preset, self.denoiser.family, str(pretrained)),
-                                            coerce(decode_args))
-        self.config = DecodeConfig(**merged)  # explicit arguments over the preset's (docs/presets.md)
-        spec = getattr(self.denoiser, "spec", None)
-        if "strategy" not in decode_args and spec is not None and spec.strategies:
-            self.config = self.config.replace(strategy=spec.strategies[0])  # e.g. DiffusionGemma's generate()
-        self.config = self._decode_config(self.config)
+        preflight.check_max_length(ints["max_length"], self.denoiser.model)
+        self.config = self._initial_config(preset, str(pretrained), decode_args)
         if load_kwargs:  # a split model takes its inputs where its embeddings live
             self._device = self.denoiser.device
         self.tokenizer = self.denoiser.tokenizer
@@ -110,7 +95,7 @@ class MDLM(TemplateLM):
         self._checked_configs: set[tuple[DecodeConfig, bool | None]] = set()  # warned once (ignored knobs)
         self.trace_path = trace_path
         self.traces: list[dict[str, Any]] = []
-        traces.STORE.clear()
+        """This model's trace records, in the order requests were answered (lm-eval's tracker writes them)."""
         # Rows (request x mask pattern) per likelihood forward; see lm_eval_mdlm/likelihood.py. With
         # batch_size=auto the size is probed on the first likelihood request, not here: generation-only
         # runs never pay for that probe.
@@ -120,6 +105,15 @@ class MDLM(TemplateLM):
             likelihood, ints["mc_num"] or 128, order, elbo_variant,
             ints["likelihood_batch_size"] if given_rows else (1 if self._probe_likelihood_rows else batch_size),
             self.config.seed)
+
+    def _initial_config(self, preset: str | None, pretrained: str, decode_args: dict[str, Any]) -> DecodeConfig:
+        """The run's decoding config: explicit arguments over the preset's (docs/presets.md), the model's own
+        strategy when none is given (DiffusionGemma's generate), as the model decodes it."""
+        merged, self.preset = presets.apply(presets.pick(preset, self.denoiser.family, pretrained), coerce(decode_args))
+        config = DecodeConfig(**merged)
+        if "strategy" not in decode_args and self.denoiser.default_strategy is not None:
+            config = config.replace(strategy=self.denoiser.default_strategy)
+        return self._decode_config(config)
 
     # ------------------------------------------------------------------ lm-eval plumbing
     @classmethod
@@ -166,10 +160,8 @@ class MDLM(TemplateLM):
         rank 0 (a collective), and write ``trace_path``."""
         mine = {id(r) for r in records}
         self.traces[:] = [r for r in self.traces if id(r) not in mine]
-        traces.STORE[:] = [r for r in traces.STORE if id(r) not in mine]
         merged = self.dist.gather_records(records)  # rank 0 holds all: get_model_info() and files run there
         self.traces.extend(merged)
-        traces.STORE.extend(merged)
         if self.trace_path and self.rank == 0:
             traces.write_jsonl(self.traces, self.trace_path)
 
@@ -225,23 +217,23 @@ class MDLM(TemplateLM):
 
     def _loglikelihood_tokens(self, requests: Any, disable_tqdm: bool = False,
                               **kwargs: Any) -> list[tuple[float, bool]]:
-        self._resolve_likelihood_rows()
-        return likelihood_estimators.loglikelihood_tokens(self, requests, disable_tqdm=disable_tqdm)
+        return likelihood_estimators.loglikelihood_tokens(self, self._likelihood_forward(), requests,
+                                                          disable_tqdm=disable_tqdm)
 
-    def _resolve_likelihood_rows(self) -> None:
-        """With batch_size=auto, probe the likelihood batch size once, on first use."""
-        refuse = getattr(self.denoiser, "check_likelihood", None)  # families that cannot score likelihoods
-        if refuse is not None:
-            refuse()
+    def _likelihood_forward(self) -> EngineDecoder:
+        """The forward likelihoods are scored with (a clear error for models without one); with batch_size=auto,
+        the likelihood batch size is probed once, on first use."""
+        forward = self.denoiser.likelihood_forward()
         if self._probe_likelihood_rows:
             self._probe_likelihood_rows = False
             self.likelihood_config = replace(self.likelihood_config, batch_size=self._batch_size(0, self.max_length))
+        return forward
 
     def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False) -> list[float]:
         source = self.dist.split_padding(requests)
-        self._resolve_likelihood_rows()
+        forward = self._likelihood_forward()
         return answer_real_requests(requests, source, lambda real: likelihood_estimators.loglikelihood_rolling(
-            self, real, disable_tqdm=disable_tqdm))
+            self, forward, real, disable_tqdm=disable_tqdm))
 
     def get_model_info(self) -> dict[str, Any]:
         """Merged by lm-eval into ``results["config"]``: the decoding setup and per-task trace means."""
@@ -279,15 +271,12 @@ class MDLM(TemplateLM):
         committed, forwards = 0, 0
         for (config, length), members in groups.items():
             members.sort(key=lambda i: -len(jobs[i]["prompt"]))  # similar lengths share a batch
-            schedule = make_schedule(config, length, aligned=getattr(self.denoiser, "block_causal", False))
-            own = config.strategy in MODEL_STRATEGIES  # the model's own sampler decodes row by row
-            batch_size = len(members) if own else self._batch_size(length, len(jobs[members[0]]["prompt"]))
+            schedule = self.denoiser.schedule(config, length)
+            batch_size = self._batch_size(length, len(jobs[members[0]]["prompt"]))
             for start in range(0, len(members), batch_size):
                 batch = members[start:start + batch_size]
                 prompts, batch_keys = [jobs[i]["prompt"] for i in batch], [keys[i] for i in batch]
-                out = self.denoiser.sample(prompts, config, schedule, keys=batch_keys) if own else denoise(
-                    self.denoiser, prompts, config, schedule, mask_id=self.denoiser.mask_id,
-                    pad_id=self.denoiser.pad_id, eos_ids=self.denoiser.eos_ids, keys=batch_keys, device=self._device)
+                out = self.denoiser.decode(prompts, config, schedule, keys=batch_keys)
                 answers, steps, nfe = out.answer.tolist(), out.finalized_at.tolist(), out.nfe.tolist()
                 revised, row_forwards = out.revised.tolist(), out.row_forwards.tolist()
                 confidence = out.confidence.tolist() if out.confidence is not None else [None] * len(batch)
@@ -343,7 +332,6 @@ class MDLM(TemplateLM):
         if confidence is not None:
             record["commit_confidence"] = traces.compact_confidence(confidence[:n])
         self.traces.append(record)
-        traces.STORE.append(record)
         return traces.TracedStr(text, record)
 
     def _warn_once(self, config: DecodeConfig, do_sample: bool | None) -> None:
@@ -358,28 +346,25 @@ class MDLM(TemplateLM):
         """``config`` as the loaded model decodes it (checked at load and per request, since gen_kwargs may
         change it): the cache mode must be one the model has; its family may refuse the strategy or a knob, or fix
         ``block_length`` (DiffusionGemma's canvas); oracles decode with any engine strategy."""
-        check_cache(self.denoiser, config.cache)  # cache=prefix|dual needs a model with a KV cache
-        adapt = getattr(self.denoiser, "decode_config", None)
-        if adapt is None:
-            Family(name=self.denoiser.family).check_strategy(config.strategy)
-            return config
-        return adapt(config)
+        self.denoiser.check_cache(config.cache)  # cache=prefix|dual needs a model with a KV cache
+        return self.denoiser.decode_config(config)
 
     def _batch_size(self, length: int, longest_prompt: int) -> int:
-        """The fixed batch size, or for ``auto`` the largest power of two <= max_batch_size that fits."""
+        """The fixed batch size, or for ``auto`` the largest that fits, up to max_batch_size (the model probes)."""
         if not self.batch_size_arg.startswith("auto"):
             return max(1, int(self.batch_size_arg))
-        size = self.max_batch_size
-        probe = torch.full((1, longest_prompt + length), self.denoiser.mask_id, device=self._device)
-        while size > 1:
-            try:
-                self.denoiser(probe.expand(size, -1), torch.ones_like(probe, dtype=torch.bool).expand(size, -1))
-                break
-            except torch.OutOfMemoryError:
-                size //= 2
-                if self._device.type == "cuda":
-                    torch.cuda.empty_cache()
-        return size
+        return self.denoiser.largest_batch(self.max_batch_size, longest_prompt + length)
+
+
+def _usable_device(device: str | None) -> str:
+    """``device``, or CUDA when available; CPU when CUDA is asked for but missing (lm-eval's CLI defaults to
+    --device cuda:0), with a warning."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        logger.warning("device=%s requested but CUDA is not available: running on CPU "
+                       "(pass --device cpu to choose it explicitly)", device)
+        return "cpu"
+    return str(device)
 
 
 def _register() -> None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lm_eval_mdlm.config import ConfigError, int_arg
+from lm_eval_mdlm.decoding.decoder import Decoder
 from lm_eval_mdlm.families import load_denoiser
 
 CACHE_KEY = "lm_eval_mdlm:config"
@@ -128,7 +129,7 @@ def int_args(**values: Any) -> dict[str, int | None]:
     return {name: int_arg(name, value, *_INT_ARGS[name]) for name, value in values.items()}
 
 
-def load_checked(pretrained: str, family: str | None, **kwargs: Any) -> Any:
+def load_checked(pretrained: str, family: str | None, **kwargs: Any) -> Decoder:
     """``load_denoiser`` after checking the checkpoint's files; a ``family=`` whose weights do not match the
     checkpoint's is named (it surfaced as a KeyError on a parameter name)."""
     check_checkpoint_files(pretrained)

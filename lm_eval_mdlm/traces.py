@@ -5,12 +5,17 @@ lm-eval hands a task only the generated *string*, so traces take three channels:
 1. **Per sample, our tasks**: ``generate_until`` returns :class:`TracedStr`, a ``str`` that carries
    its trace. Our tasks' ``process_results`` read it with :func:`trace_of` and report AFP, tau, NFE
    as ordinary per-sample metrics (they then appear in ``--log_samples`` files and the table).
-2. **Per sample, any task**: every trace is kept in :data:`STORE` with its task name and doc id;
-   the lm-eval hook writes them to ``mdlm_traces_<date>.jsonl`` next to lm-eval's results file
-   (joinable with ``samples_<task>_<date>.jsonl`` on ``task_name`` + ``doc_id``), and the model
-   writes them to ``trace_path`` when that model argument is given.
+2. **Per sample, any task**: every trace is kept by the model that decoded it (``MDLM.traces``) with
+   its task name and doc id; the lm-eval hook writes that model's records to ``mdlm_traces_<date>.jsonl``
+   next to lm-eval's results file (joinable with ``samples_<task>_<date>.jsonl`` on ``task_name`` +
+   ``doc_id``), and the model writes them to ``trace_path`` when that model argument is given.
 3. **Aggregated, any task**: :func:`summarize` means per task go into ``get_model_info()``, which
    lm-eval merges into ``results["config"]`` after evaluation.
+
+Undefined statistics (Kendall's tau of an answer committed in one step, AR-ness of a run that commits
+several tokens per step) are never averaged in as NaN: :func:`tidy_results` drops a task's metric that
+no sample defines, gives each group the mean over its defined samples, and adds ``<metric>_n`` (the
+number of samples it is defined on) wherever that is not every sample.
 """
 
 from __future__ import annotations
@@ -57,7 +62,8 @@ def metric_values(response: Any) -> dict[str, float]:
 
 
 def nanmean(values: Iterable[float]) -> float:
-    """Mean over the samples where a trace metric is defined (NaN if none is)."""
+    """Mean over the samples where a trace metric is defined (NaN if none is: lm-eval needs a number here;
+    :func:`tidy_results` then removes it from the results)."""
     mean = mean_defined(list(values))
     return float("nan") if mean is None else mean
 
@@ -70,10 +76,6 @@ trace files small (about 6 bytes per answer token; see docs/report.md for the si
 def compact_confidence(values: Iterable[float]) -> list[float]:
     """Commit confidences as written into a trace record (rounded; see :data:`CONFIDENCE_DECIMALS`)."""
     return [round(float(v), CONFIDENCE_DECIMALS) for v in values]
-
-
-STORE: list[dict[str, Any]] = []
-"""Trace records of this process, in the order requests were answered."""
 
 
 def summarize(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -95,3 +97,44 @@ def write_jsonl(records: Iterable[Mapping[str, Any]], path: str) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for record in records:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def tidy_results(results: dict[str, Any], records: Iterable[Mapping[str, Any]]) -> None:
+    """Rewrite lm-eval's ``results`` in place so no trace statistic is NaN (see the module docstring).
+
+    ``records`` are the evaluated model's traces: per task, a metric no sample defines is removed (with its
+    stderr); one defined on fewer samples than the task has gains ``<metric>_n``. A group's trace metric becomes
+    the mean over the defined samples of all its tasks where some sample is undefined (lm-eval's size-weighted
+    mean over tasks, without the undefined samples), also with ``_n``; removed if none is defined."""
+    by_task: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for record in records:
+        by_task[str(record.get("task_name"))].append(record["metrics"])
+    subtasks = results.get("group_subtasks", {})
+    for table in (results.get("results", {}), results.get("groups", {})):
+        for name, row in table.items():
+            tasks = _leaf_tasks(name, subtasks)
+            for key in [k for k in row if k.partition(",")[0] in TRACE_METRICS]:
+                metric, _, filter_name = key.partition(",")
+                values = [m.get(metric) for task in tasks for m in by_task.get(task, ())]
+                defined = [v for v in values if v is not None]
+                mean = mean_defined(defined)
+                is_nan = isinstance(row[key], float) and row[key] != row[key]
+                if mean is None and (values or is_nan):  # undefined on every sample of its tasks
+                    del row[key]
+                    row.pop(f"{metric}_stderr,{filter_name}", None)
+                    continue
+                stderr = f"{metric}_stderr,{filter_name}"
+                if is_nan or (name in subtasks and len(defined) < len(values)):
+                    row[key] = mean
+                    row[stderr] = "N/A"  # lm-eval's pooled stderr of the task means no longer matches
+                if isinstance(row.get(stderr), float) and row[stderr] != row[stderr]:
+                    row[stderr] = "N/A"
+                if len(defined) < len(values):
+                    row[f"{metric}_n,{filter_name}"] = len(defined)
+
+
+def _leaf_tasks(name: str, subtasks: Mapping[str, list[str]]) -> list[str]:
+    """The tasks under a group (recursively), or the task itself."""
+    if name not in subtasks:
+        return [name]
+    return [task for sub in subtasks[name] for task in _leaf_tasks(sub, subtasks)]

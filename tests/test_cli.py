@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -145,3 +146,62 @@ def test_default_model_runs_the_waiting_line_offline_without_pretrained(tmp_path
     # a random-weight model scores 0 on every op (docs/default_model.md's table for the shipped model's)
     assert all(scores[op] >= floor for op, floor in DEFAULT_MODEL_FLOORS.items()), scores
     assert all(results["results"][task]["afp,none"] == 1.0 for task in tasks)  # one token per step
+
+
+def _group_tasks(smoke_tasks: Path, folder: Path) -> Path:
+    """The smoke tasks plus group ``mdlm_smoke_group`` of two traced tasks: 12 answer tokens at threshold 1.0 (one
+    token per step), and 2 tokens at the run's threshold 1e-9 (both in one step: Kendall's tau and AR-ness are
+    undefined on every sample of that task)."""
+    shutil.copytree(smoke_tasks, folder)
+    traced = (folder / "traced.yaml").read_text()
+    (folder / "long.yaml").write_text(traced.replace("task: mdlm_smoke_traced", "task: mdlm_smoke_long")
+                                      .replace("max_gen_toks: 12", "max_gen_toks: 12\n  threshold: 1.0"))
+    (folder / "short.yaml").write_text(traced.replace("task: mdlm_smoke_traced", "task: mdlm_smoke_short")
+                                       .replace("max_gen_toks: 12", "max_gen_toks: 2"))
+    aggregate = "".join(f"  - {{metric: {m}, aggregation: mean, weight_by_size: true}}\n"
+                        for m in ("kendall_tau", "ar_local", "nfe"))
+    (folder / "group.yaml").write_text("group: mdlm_smoke_group\ntask: [mdlm_smoke_long, mdlm_smoke_short]\n"
+                                       f"aggregate_metric_list:\n{aggregate}")
+    return folder
+
+
+def test_undefined_trace_statistics_are_never_nan(tiny_bert: str, smoke_tasks: Path, tmp_path: Path) -> None:
+    """The real CLI on a group with strategy=threshold: where no sample defines a statistic the printed table has
+    no NaN but no row; a group's statistic is the mean over its defined samples, with their count (``_n``)."""
+    folder = _group_tasks(smoke_tasks, tmp_path / "tasks")
+    proc = run_cli([sys.executable, "-m", "lm_eval"], "--model", "mdlm", "--model_args",
+                   f"pretrained={tiny_bert},strategy=threshold,threshold=1e-9", "--tasks", "mdlm_smoke_group",
+                   "--include_path", str(folder), "--limit", "3", "--log_samples", "--output_path", str(tmp_path))
+    assert "nan" not in proc.stdout.lower(), proc.stdout
+    results, samples, traces = read_outputs(tmp_path)
+    rows = results["results"]
+    assert "nfe,none" in rows["mdlm_smoke_short"] and len(traces) == 6
+    assert not {"kendall_tau,none", "ar_local,none", "ar_global,none"} & set(rows["mdlm_smoke_short"])
+    for metric in ("kendall_tau", "ar_local"):
+        values = [s[metric] for task in ("mdlm_smoke_long", "mdlm_smoke_short") for s in samples[task]
+                  if s[metric] == s[metric]]  # NaN (undefined) in the per-sample logs
+        assert len(values) == rows["mdlm_smoke_group"][f"{metric}_n,none"] == 3
+        assert rows["mdlm_smoke_group"][f"{metric},none"] == pytest.approx(sum(values) / len(values))
+    assert re.search(r"\|\s*kendall_tau_n\s*\|", proc.stdout)
+
+
+def test_each_model_keeps_its_own_traces(tiny_bert: str, smoke_tasks: Path, tmp_path: Path) -> None:
+    """Two models in one process: each tracker writes the traces of the model it evaluated, and evaluating one
+    model leaves the other's records alone."""
+    import lm_eval
+    from lm_eval.loggers import EvaluationTracker
+    from lm_eval.tasks import TaskManager
+
+    from lm_eval_mdlm.model import MDLM
+
+    models = {name: MDLM(pretrained=tiny_bert, k=k) for name, k in (("one", 1), ("two", 2))}
+    for (name, lm), limit in zip(models.items(), (3, 1)):
+        tracker = EvaluationTracker(output_path=str(tmp_path / name))
+        out = lm_eval.simple_evaluate(model=lm, tasks=["mdlm_smoke_plain"], limit=limit, evaluation_tracker=tracker,
+                                      task_manager=TaskManager(include_path=str(smoke_tasks)))
+        tracker.save_results_aggregated(results=out, samples=None)
+    written = {name: [json.loads(x) for p in (tmp_path / name).rglob("mdlm_traces_*.jsonl") for x in open(p)]
+               for name in models}
+    assert [len(written["one"]), len(written["two"])] == [3, 1] == [len(lm.traces) for lm in models.values()]
+    for name, lm in models.items():
+        assert written[name] == lm.traces and {r["config"]["k"] for r in lm.traces} == {lm.config.k}

@@ -16,7 +16,7 @@ from lm_eval_mdlm.metrics.decoding import (
     kendall_tau_b,
     trace_metrics,
 )
-from lm_eval_mdlm.traces import TracedStr, metric_values, nanmean, summarize
+from lm_eval_mdlm.traces import TracedStr, metric_values, nanmean, summarize, tidy_results
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -83,3 +83,26 @@ def test_summarize_means_per_task() -> None:
     summary = summarize(rows)
     assert summary["a"]["afp"] == 2.0 and summary["a"]["nfe"] == 4.0 and summary["a"]["samples"] == 2
     assert summary["b"]["afp"] == 5.0 and summary["b"]["kendall_tau"] is None
+
+
+def test_tidy_results_drops_undefined_statistics_and_pools_groups_over_defined_samples() -> None:
+    """Task a defines tau on 2 of 3 samples, task b on none; AR-ness is undefined everywhere. Nested groups (g
+    holds a and h, h holds b) get the mean over defined samples, never NaN, with their count."""
+    nan = float("nan")
+    taus = {"a": [0.5, None, 1.0], "b": [None, None]}
+    records = [{"task_name": t, "metrics": {"kendall_tau": v, "ar_local": None, "nfe": 2.0}}
+               for t, values in taus.items() for v in values]
+    task_row = {"kendall_tau,none": 0.75, "kendall_tau_stderr,none": "N/A", "ar_local,none": nan, "nfe,none": 2.0}
+    results = {"results": {"a": dict(task_row), "b": {**task_row, "kendall_tau,none": nan},
+                           "g": {"kendall_tau,none": nan, "kendall_tau_stderr,none": nan, "nfe,none": 2.0},
+                           "h": {"kendall_tau,none": nan, "nfe,none": 2.0}},
+               "group_subtasks": {"g": ["a", "h"], "h": ["b"]}}
+    results["groups"] = {name: results["results"][name] for name in ("g", "h")}
+    tidy_results(results, records)
+    rows = results["results"]
+    assert rows["a"] == {"kendall_tau,none": 0.75, "kendall_tau_stderr,none": "N/A", "kendall_tau_n,none": 2,
+                         "nfe,none": 2.0}
+    assert rows["b"] == {"nfe,none": 2.0} and rows["h"] == {"nfe,none": 2.0}
+    assert rows["g"] == {"kendall_tau,none": 0.75, "kendall_tau_stderr,none": "N/A", "kendall_tau_n,none": 2,
+                         "nfe,none": 2.0}
+    assert not any(isinstance(v, float) and math.isnan(v) for row in rows.values() for v in row.values())

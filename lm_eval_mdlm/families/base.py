@@ -15,10 +15,13 @@ from typing import Any
 
 import torch
 
-from lm_eval_mdlm.config import ConfigError, DecodeConfig
+from lm_eval_mdlm.config import ENGINE_STRATEGIES, ConfigError, DecodeConfig
+from lm_eval_mdlm.decoding.decoder import EngineDecoder
 from lm_eval_mdlm.families.block_causal import BlockCausalForward, block_causal_4d
 from lm_eval_mdlm.families.cache import BlockCache
+from lm_eval_mdlm.families.registry import FAMILIES
 from lm_eval_mdlm.families.spec import Family, left_positions
+
 
 def bidirectional_4d(attention_mask: torch.Tensor) -> torch.Tensor:
     """(B, 1, L, L) bool mask, True = query may attend key: real tokens see every real token.
@@ -43,8 +46,8 @@ def unshift(logits: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     return aligned
 
 
-class Denoiser:
-    """A bidirectional denoiser behind the engine's ``Forward`` interface (aligned logits).
+class Denoiser(EngineDecoder):
+    """A checkpoint's module behind the engine's ``Forward`` interface (aligned logits), decoded by the engine.
 
     The family decides the mask layout, position ids and logit alignment; callers always pass a
     (B, L) bool mask of a left-padded batch.
@@ -60,6 +63,8 @@ class Denoiser:
         self.max_length = max_length
         self.spec = family if isinstance(family, Family) else Family(name=str(family))
         self.family = self.spec.name
+        self.strategies = self.spec.strategies or ENGINE_STRATEGIES
+        self.default_strategy = self.spec.strategies[0] if self.spec.strategies else None
         params = inspect.signature(model.forward).parameters
         # Models with learned absolute positions (BERT) are wrong under left padding unless each
         # row's positions start at its first real token; RoPE models accept them harmlessly (and then
@@ -92,7 +97,7 @@ class Denoiser:
         return config
 
     @property
-    def block_causal(self) -> bool:
+    def block_causal(self) -> bool:  # type: ignore[override]
         """Whether attention is block-causal: the decoding loop then aligns its blocks to the model's."""
         return self.spec.block_length is not None
 
@@ -147,10 +152,6 @@ class Denoiser:
         """Raise a clear error for a ``cache=`` mode this model cannot run (checked before any forward)."""
         if mode == "none" or (self.spec.kv_cache and self._cache_arg is not None):
             return
-        # the registry imports DiffusionGemma's module, whose denoiser subclasses this one (the one import cycle
-        # left in the package; tests/test_import_graph.py names it)
-        from lm_eval_mdlm.families.registry import FAMILIES
-
         name = self.spec.name
         if self.spec.native is not None:
             why = (f"family={name}:remote runs the checkpoint's own modeling code, whose attention layers the "

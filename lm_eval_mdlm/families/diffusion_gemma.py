@@ -51,10 +51,10 @@ from typing import Any
 import torch
 
 from lm_eval_mdlm.config import ConfigError, DecodeConfig
+from lm_eval_mdlm.decoding.decoder import Decoder, EngineDecoder
 from lm_eval_mdlm.decoding.loop import DecodeOutput
 from lm_eval_mdlm.decoding.noise import mix64
 from lm_eval_mdlm.decoding.schedule import Schedule
-from lm_eval_mdlm.families.base import Denoiser
 from lm_eval_mdlm.families.spec import DTYPES, Family
 from lm_eval_mdlm.families.tokens import resolve_eos_ids
 
@@ -142,22 +142,33 @@ def trace_from_drafts(canvases: Sequence[torch.Tensor], emitted: torch.Tensor, l
     return answer, finalized, offset, int(torch.cat(changes)[:n].sum())
 
 
-class DiffusionGemmaDenoiser(Denoiser):
-    """A DiffusionGemma checkpoint behind ``--model mdlm``: decoded by :meth:`sample`, never by the engine.
+class DiffusionGemmaDecoder(Decoder):
+    """A DiffusionGemma checkpoint behind ``--model mdlm``: decoded by its own ``generate()`` (:meth:`decode`).
 
-    ``mask_id`` is None (there is no mask token). ``max_length`` keeps one canvas of room below the
-    position limit: ``generate`` rounds every answer up to whole canvases and we prepend ``<bos>``.
+    It has no masked-canvas forward, so it is not an engine-decoded model: likelihood requests are refused
+    (:meth:`likelihood_forward`) and ``batch_size=auto`` probes nothing (rows are decoded one at a time).
+    ``mask_id`` is None (there is no mask token). ``max_length`` keeps one canvas of room below the position
+    limit: ``generate`` rounds every answer up to whole canvases and we prepend ``<bos>``.
     """
+
+    family = "diffusion_gemma"
+    strategies = ("generate",)
+    default_strategy = "generate"
 
     def __init__(self, model: torch.nn.Module, tokenizer: Any, eos_ids: tuple[int, ...], pad_id: int,
                  max_length: int) -> None:
-        mask_id: Any = None  # no mask token
-        super().__init__(model, tokenizer, mask_id, eos_ids, pad_id, max_length, family=DIFFUSION_GEMMA)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.mask_id = None  # no mask token
+        self.eos_ids = eos_ids
+        self.pad_id = pad_id
+        self.max_length = max_length
+        self.spec = DIFFUSION_GEMMA
         self.canvas_length = int(model.config.canvas_length)
 
-    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, kv: Any = None) -> torch.Tensor:
-        """Refused with the reason: the engine, likelihoods and ``batch_size=auto`` probes call this."""
-        raise ConfigError(f"family=diffusion_gemma cannot run the engine's masked-canvas forward: {_NO_ENGINE}.")
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
 
     def check_cache(self, mode: str) -> None:
         """``generate`` always keeps an exact KV cache of its own: only ``cache=none`` is accepted."""
@@ -167,8 +178,8 @@ class DiffusionGemmaDenoiser(Denoiser):
                 "KV cache (the encoder writes the prompt and each finished canvas once; the decoder only reads "
                 "it). Drop cache (or set cache=none).")
 
-    def check_likelihood(self) -> None:
-        """Loglikelihood requests are refused: our estimators are masked-diffusion ones."""
+    def likelihood_forward(self) -> EngineDecoder:
+        """Refused: our estimators are masked-diffusion ones."""
         raise ConfigError(
             "loglikelihood requests cannot be scored with family=diffusion_gemma: the likelihood estimators "
             "(likelihood=elbo|chain) mask tokens and read a masked-canvas forward, and DiffusionGemma has no mask "
@@ -222,7 +233,7 @@ class DiffusionGemmaDenoiser(Denoiser):
         return kwargs
 
     @torch.inference_mode()
-    def sample(self, prompts: Sequence[Sequence[int]], config: DecodeConfig, schedule: Schedule, *,
+    def decode(self, prompts: Sequence[Sequence[int]], config: DecodeConfig, schedule: Schedule, *,
                keys: Sequence[int]) -> DecodeOutput:
         """Decode each prompt with ``generate()``, one row at a time (see the module docstring)."""
         rows = [self._sample_row(list(prompt), key, config, schedule.length) for prompt, key in zip(prompts, keys)]
@@ -245,7 +256,7 @@ class DiffusionGemmaDenoiser(Denoiser):
 
 
 def load(pretrained: str, *, revision: str | None, dtype: str, device: str | torch.device, remote: bool,
-         mask_id: int | None, max_length: int | None, split: dict[str, Any]) -> DiffusionGemmaDenoiser:
+         mask_id: int | None, max_length: int | None, split: dict[str, Any]) -> DiffusionGemmaDecoder:
     """Load a checkpoint with transformers' own ``DiffusionGemmaForBlockDiffusion`` and its tokenizer."""
     import transformers
 
@@ -265,7 +276,7 @@ def load(pretrained: str, *, revision: str | None, dtype: str, device: str | tor
     eos_ids = resolve_eos_ids(tokenizer, DIFFUSION_GEMMA, int(text.vocab_size))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else text.pad_token_id
     limit = max_length or int(text.max_position_embeddings) - int(model.config.canvas_length)
-    return DiffusionGemmaDenoiser(model, tokenizer, eos_ids, int(pad_id), int(limit))
+    return DiffusionGemmaDecoder(model, tokenizer, eos_ids, int(pad_id), int(limit))
 
 
 DIFFUSION_GEMMA = Family(

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from lm_eval_mdlm.decoding.decoder import Decoder
 from lm_eval_mdlm.families.base import Denoiser
 from lm_eval_mdlm.families.bert import MASKED_LM
 from lm_eval_mdlm.families.hub_tokenizers import load_without_remote_code, read_tokenizer_config, remote_tokenizer_class
@@ -148,12 +149,9 @@ def load_denoiser(pretrained: str, *, revision: str | None = None, dtype: str = 
                   device: str | torch.device = "cpu", trust_remote_code: bool = False,
                   mask_id: int | None = None, max_length: int | None = None,
                   device_map: str | dict | None = None, max_memory: dict | None = None,
-                  offload_folder: str | None = None, family: str | None = None) -> Any:
-    """Load a checkpoint (local folder or hub id) and its tokenizer as a :class:`Denoiser`, or an
-    oracle (``pretrained=oracle:<op>?...``, :mod:`lm_eval_mdlm.oracle`) with the same interface."""
-    import transformers
-    from transformers.utils import cached_file
-
+                  offload_folder: str | None = None, family: str | None = None) -> Decoder:
+    """Load a checkpoint (local folder or hub id) and its tokenizer as a :class:`Denoiser` (or the decoder of a
+    family with its own sampler), or an oracle (``pretrained=oracle:<op>?...``, :mod:`lm_eval_mdlm.oracle`)."""
     if is_oracle_spec(pretrained):  # exact models of ParallelBench §4's list operations
         if mask_id is not None:
             raise ValueError(f"mask_id={mask_id} cannot be set for {pretrained!r}: an oracle's vocabulary and "
@@ -161,20 +159,7 @@ def load_denoiser(pretrained: str, *, revision: str | None = None, dtype: str = 
         return load_oracle(pretrained, device=device, max_length=max_length)
     if dtype not in DTYPES:
         raise ValueError(f"dtype={dtype!r} is unknown; valid values: {', '.join(DTYPES)}.")
-    path = os.path.expanduser(pretrained)
-    if not os.path.isdir(path) and (os.path.isabs(path) or pretrained.startswith(".") or pretrained.count("/") > 1):
-        raise FileNotFoundError(f"pretrained={pretrained!r}: no such folder. Give a local model folder "
-                                "or a hub id such as GSAI-ML/LLaDA-8B-Instruct.")
-    if os.path.isdir(path) and not os.path.isfile(os.path.join(path, "config.json")):
-        raise FileNotFoundError(f"pretrained={pretrained!r} has no config.json: copy the config.json of the hub repo "
-                                "the weights came from into this folder.")
-    try:
-        with open(cached_file(pretrained, "config.json", revision=revision), encoding="utf-8") as handle:
-            raw = json.load(handle)  # a plain dict: reading it needs no config class, so no remote code
-    except OSError as err:
-        raise FileNotFoundError(
-            f"pretrained={pretrained!r} could not be loaded: it is neither a local model folder nor a "
-            f"reachable hub model ({err.__class__.__name__}: {str(err).splitlines()[0]})") from err
+    raw = _read_config(pretrained, revision)
     spec, remote = detect_family(raw, pretrained, family)
     split = {k: v for k, v in (("device_map", device_map), ("max_memory", max_memory),
                                 ("offload_folder", offload_folder)) if v is not None} if device_map else {}
@@ -193,19 +178,55 @@ def load_denoiser(pretrained: str, *, revision: str | None = None, dtype: str = 
         if remote and not trust_remote_code:
             raise ValueError(f"family={family!r} runs the checkpoint's own code: add trust_remote_code=True, "
                              f"or drop ':remote' to load it natively.")
-        if spec is None and not raw.get("auto_map") and not _transformers_knows_type(raw.get("model_type")):
-            _check_can_denoise(types.SimpleNamespace(**raw), pretrained)  # names the model_type and the fix
-        config = transformers.AutoConfig.from_pretrained(pretrained, revision=revision,
-                                                         trust_remote_code=trust_remote_code)
-        auto_class = spec.auto_class if spec is not None else _check_can_denoise(config, pretrained)
-        tokenizer = _tokenizer(pretrained, revision, trust_remote_code)
-        model = getattr(transformers, auto_class).from_pretrained(
-            pretrained, revision=revision, trust_remote_code=trust_remote_code, dtype=DTYPES[dtype], **split)
+        model, tokenizer = _load_auto(spec, pretrained, revision, dtype, trust_remote_code, raw, split)
     if spec is not None and spec.block_length is not None:
         spec = dataclasses.replace(spec, block_length=block_size(raw, spec))
     if not split:  # a device_map places the layers itself; .to() would undo it
         model.to(device)
     model.eval()
+    return _denoiser(model, tokenizer, spec, raw, pretrained, mask_id, max_length)
+
+
+def _read_config(pretrained: str, revision: str | None) -> dict[str, Any]:
+    """The checkpoint's config.json as a plain dict (reading it needs no config class, so no remote code), or a
+    clear error for a missing folder or file."""
+    from transformers.utils import cached_file
+
+    path = os.path.expanduser(pretrained)
+    if not os.path.isdir(path) and (os.path.isabs(path) or pretrained.startswith(".") or pretrained.count("/") > 1):
+        raise FileNotFoundError(f"pretrained={pretrained!r}: no such folder. Give a local model folder "
+                                "or a hub id such as GSAI-ML/LLaDA-8B-Instruct.")
+    if os.path.isdir(path) and not os.path.isfile(os.path.join(path, "config.json")):
+        raise FileNotFoundError(f"pretrained={pretrained!r} has no config.json: copy the config.json of the hub repo "
+                                "the weights came from into this folder.")
+    try:
+        with open(cached_file(pretrained, "config.json", revision=revision), encoding="utf-8") as handle:
+            return json.load(handle)
+    except OSError as err:
+        raise FileNotFoundError(
+            f"pretrained={pretrained!r} could not be loaded: it is neither a local model folder nor a "
+            f"reachable hub model ({err.__class__.__name__}: {str(err).splitlines()[0]})") from err
+
+
+def _load_auto(spec: Family | None, pretrained: str, revision: str | None, dtype: str, trust_remote_code: bool,
+               raw: dict[str, Any], split: dict[str, Any]) -> tuple[torch.nn.Module, Any]:
+    """Model and tokenizer through transformers' auto classes (the family's, or the one the config names)."""
+    import transformers
+
+    if spec is None and not raw.get("auto_map") and not _transformers_knows_type(raw.get("model_type")):
+        _check_can_denoise(types.SimpleNamespace(**raw), pretrained)  # names the model_type and the fix
+    config = transformers.AutoConfig.from_pretrained(pretrained, revision=revision,
+                                                     trust_remote_code=trust_remote_code)
+    auto_class = spec.auto_class if spec is not None else _check_can_denoise(config, pretrained)
+    tokenizer = _tokenizer(pretrained, revision, trust_remote_code)
+    model = getattr(transformers, auto_class).from_pretrained(
+        pretrained, revision=revision, trust_remote_code=trust_remote_code, dtype=DTYPES[dtype], **split)
+    return model, tokenizer
+
+
+def _denoiser(model: torch.nn.Module, tokenizer: Any, spec: Family | None, raw: dict[str, Any], pretrained: str,
+              mask_id: int | None, max_length: int | None) -> Denoiser:
+    """The loaded module as a :class:`Denoiser`, with its mask, EOS and pad ids and its maximum length."""
     head = model.get_output_embeddings()
     vocab_size = head.weight.shape[0] if head is not None else int(raw["vocab_size"])
     mask = resolve_mask_id(tokenizer, vocab_size, mask_id, spec, pretrained, raw)

@@ -1,7 +1,7 @@
 """Every model family by name, and which one a checkpoint belongs to.
 
-The registry imports each family module; nothing below it imports the registry back except
-:meth:`~lm_eval_mdlm.families.base.Denoiser.check_cache` (see the note there).
+The registry imports each family module; none of them imports the registry back (the generic
+:class:`~lm_eval_mdlm.families.base.Denoiser` and ``load_denoiser`` sit above it).
 """
 
 from __future__ import annotations

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from lm_eval_mdlm.config import ENGINE_STRATEGIES, MODEL_STRATEGIES, ConfigError
+
+if TYPE_CHECKING:
+    from lm_eval_mdlm.decoding.decoder import Decoder
 
 DTYPES = {"auto": "auto", "bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
@@ -55,8 +58,8 @@ class Family:
     one is the family's default when ``strategy`` is not given."""
     strategy_note: str | None = None
     """Why the strategies outside ``strategies`` cannot run (appended to :meth:`check_strategy`'s error)."""
-    load: Callable[..., Any] | None = None
-    """Loads the checkpoint into a denoiser of the family's own (families decoded by their own sampler,
+    load: Callable[..., Decoder] | None = None
+    """Loads the checkpoint into a decoder of the family's own (families decoded by their own sampler,
     e.g. DiffusionGemma's ``generate()``); None: ``load_denoiser`` builds a :class:`Denoiser`."""
     kv_cache: bool = False
     """The loaded module is one of transformers' decoders, whose attention layers call

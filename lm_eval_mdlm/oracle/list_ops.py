@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from lm_eval_mdlm.decoding.decoder import EngineDecoder
 from lm_eval_mdlm.decoding.noise import mix64, uniform
 from lm_eval_mdlm.oracle.vocab import OracleVocab
 
@@ -105,7 +106,7 @@ def is_valid_answer(op: str, items: Sequence[str], answer: Sequence[str], word: 
     raise OracleError(f"op={op!r} is unknown; valid ops: {', '.join(OPS)}.")
 
 
-class ListOpOracle:
+class ListOpOracle(EngineDecoder):
     """The exact list-operation model as a denoiser: ``oracle(input_ids, attention_mask) -> logits``.
 
     Rows are ``[pad | prompt | answer]``. The answer starts after the last prompt token that cannot
@@ -139,11 +140,15 @@ class ListOpOracle:
         self.tokenizer = self.vocab.build_tokenizer(f"oracle-{op}")
         self.mask_id, self.pad_id, self.eos_ids = self.vocab.mask, self.vocab.pad, (self.vocab.eos,)
         self.max_length = int(max_length)
-        self.device = torch.device(device)
+        self._device = torch.device(device)
         self._ids = self.vocab.ids
         self._alphabet = torch.tensor(self.vocab.answer_alphabet)
         self._item_set = frozenset(self.vocab.item_ids)
         self._cache: dict[tuple[int, ...], tuple[tuple[int, ...], int, int]] = {}
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
 
     # ------------------------------------------------------------------ prompts
     def prompt_text(self, items: Sequence[str], *, word: str | None = None, index: int | None = None) -> str:

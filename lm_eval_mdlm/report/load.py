@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lm_eval_mdlm.metrics.decoding import RUN_METRICS
 from lm_eval_mdlm.report import ReportError
 from lm_eval_mdlm.report.settings import Setting, infer_primary, setting_of
 
@@ -128,6 +129,11 @@ def leaf_tasks(results: Mapping[str, Any]) -> list[str]:
     return sorted(t for t in results["results"] if t not in groups)
 
 
+def _is_trace_metric(name: str) -> bool:
+    """A decoding-trace metric, or the count of samples defining one (``<metric>_n``), never a task's score."""
+    return name in RUN_METRICS or (name.endswith("_n") and name[:-2] in RUN_METRICS)
+
+
 def resolve_score_key(task: str, entry: Mapping[str, Any], metric: str, where: Path) -> str:
     """The ``metric,filter`` key that is the task's score; an error lists the candidates if unclear."""
     name, _, wanted_filter = metric.partition(",")
@@ -138,9 +144,7 @@ def resolve_score_key(task: str, entry: Mapping[str, Any], metric: str, where: P
         keys = [f"{name},none"]
     if len(keys) == 1:
         return keys[0]
-    candidates = sorted(k for k in entry if "," in k and "_stderr" not in k
-                        and k.split(",")[0] not in TRACE_COLUMNS + ("kendall_tau_block", "ar_local", "ar_global",
-                                                                    "answer_tokens"))
+    candidates = sorted(k for k in entry if "," in k and "_stderr" not in k and not _is_trace_metric(k.split(",")[0]))
     if not keys and metric == "score" and len(candidates) == 1:
         return candidates[0]  # a task with one metric (e.g. exact_match): that is its score
     raise ReportError(

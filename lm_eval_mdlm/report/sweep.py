@@ -209,10 +209,7 @@ def _evaluate_cell(lm: Any, cell: Cell, staging: Path, options: SweepOptions, ma
     import lm_eval
     from lm_eval.loggers import EvaluationTracker
 
-    from lm_eval_mdlm import traces
-
     lm.traces.clear()  # the model is shared: this cell's traces only (results and mdlm_traces file)
-    traces.STORE.clear()
     tracker = EvaluationTracker(output_path=str(staging))
     results = lm_eval.simple_evaluate(
         model=lm, model_args=options.model_args, tasks=list(cell.tasks), limit=options.limit,
@@ -228,6 +225,25 @@ def _evaluate_cell(lm: Any, cell: Cell, staging: Path, options: SweepOptions, ma
     tracker.save_results_aggregated(results=results, samples=samples)
     for task_name in results["configs"]:
         tracker.save_results_samples(task_name=task_name, samples=samples[task_name])
+
+
+def _run_cell(lm: Any, cell: Cell, staging: Path, model_dir: str, folder: Path, options: SweepOptions,
+              manager: Any) -> None:
+    """Evaluate one cell in ``staging``, then move its output to ``folder`` with its manifest: the cell appears
+    complete, or not at all."""
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        _evaluate_cell(lm, cell, staging, options, manager)
+        written = staging / model_dir
+        if not list(written.glob("results_*.json")):
+            raise SweepError(f"lm-eval wrote no results file for cell {cell.label} on "
+                             f"{'+'.join(cell.tasks)} (see its warnings above); nothing was kept.")
+        manifest = {"tasks": list(cell.tasks), "gen_kwargs": cell.gen_kwargs, "identity": options.identity()}
+        (written / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(written, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def run_sweep(grid: Sequence[str], tasks: Sequence[str], options: SweepOptions, dry_run: bool = False,
@@ -270,20 +286,8 @@ def run_sweep(grid: Sequence[str], tasks: Sequence[str], options: SweepOptions, 
     try:
         for cell in todo:
             bar.set_postfix_str(f"{'+'.join(cell.tasks)} {cell.label}")
-            staging = root / ".partial" / f"{cell.tasks_slug}__{cell.setting_slug}-{os.getpid()}"
-            shutil.rmtree(staging, ignore_errors=True)
-            try:
-                _evaluate_cell(lm, cell, staging, options, manager)
-                written = staging / model_dir
-                if not list(written.glob("results_*.json")):
-                    raise SweepError(f"lm-eval wrote no results file for cell {cell.label} on "
-                                     f"{'+'.join(cell.tasks)} (see its warnings above); nothing was kept.")
-                manifest = {"tasks": list(cell.tasks), "gen_kwargs": cell.gen_kwargs, "identity": options.identity()}
-                (written / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-                folders[cell].parent.mkdir(parents=True, exist_ok=True)
-                os.rename(written, folders[cell])  # the cell appears complete, or not at all
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
+            _run_cell(lm, cell, root / ".partial" / f"{cell.tasks_slug}__{cell.setting_slug}-{os.getpid()}",
+                      model_dir, folders[cell], options, manager)
             ran.append(cell)
             bar.update(1)
     finally:

@@ -218,10 +218,8 @@ def extend_embeddings(model, tokenizer, part_share: float, seed: int) -> None:
     bias[old:] = bias[parts_t].mean(1)
 
 
-def train(recipe: Recipe, tokenizer, sample: Callable[[str, random.Random, int], list[Example]], out_dir: str,
-          log: Callable[[str], None] = print,
-          on_step: Callable[[int, torch.nn.Module], None] | None = None) -> dict:
-    """Run the recipe; ``sample(stage, rng, batch_size)`` draws training examples of a curriculum stage."""
+def check_recipe(recipe: Recipe) -> None:
+    """Raise for option combinations the trainer cannot run (before any model is built)."""
     if recipe.weighting not in WEIGHTINGS:
         raise ValueError(f"unknown weighting {recipe.weighting!r}; valid: {', '.join(WEIGHTINGS)} (Recipe.weighting).")
     if recipe.types_skip_punctuation and not recipe.previous_token_types:
@@ -230,6 +228,13 @@ def train(recipe: Recipe, tokenizer, sample: Callable[[str, random.Random, int],
     if recipe.person_tokens and recipe.previous_token_types:
         raise ValueError("Recipe.person_tokens=True with previous_token_types=True: the previous-token types index "
                          "a type embedding sized to the vocabulary before the person tokens; use one of the two.")
+
+
+def train(recipe: Recipe, tokenizer, sample: Callable[[str, random.Random, int], list[Example]], out_dir: str,
+          log: Callable[[str], None] = print,
+          on_step: Callable[[int, torch.nn.Module], None] | None = None) -> dict:
+    """Run the recipe; ``sample(stage, rng, batch_size)`` draws training examples of a curriculum stage."""
+    check_recipe(recipe)
     torch.set_num_threads(recipe.threads)
     rng, gen = random.Random(recipe.seed), torch.Generator().manual_seed(recipe.seed)
     model = build_model(recipe, tokenizer).train()
