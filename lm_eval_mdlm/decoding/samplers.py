@@ -75,6 +75,8 @@ class Sampler:
 
     fanout = 1
     """Canvases one row may send through a single forward (the loop sizes its forward for ``batch * fanout``)."""
+    reads_committed = False
+    """Whether the sampler reads tokens or scores of committed slots (the loop scores only candidates otherwise)."""
 
     def __init__(self, cfg: DecodeConfig, batch: int, length: int, device: torch.device) -> None:
         self.cfg = cfg
@@ -219,6 +221,8 @@ class Editing(Sampler):
     the row keeps it for up to ``max_edit_steps`` editing-only steps, stopping early once a step
     changes nothing.
     """
+
+    reads_committed = True
 
     def __init__(self, cfg: DecodeConfig, batch: int, length: int, device: torch.device) -> None:
         super().__init__(cfg, batch, length, device)
