@@ -175,6 +175,10 @@ class _Rows:
     step_in_block: torch.Tensor
     holding: torch.Tensor
     """(B,) rows whose sampler keeps their block for another step (revising samplers)."""
+    positions: torch.Tensor
+    """(G,) answer positions 0..G-1."""
+    offsets: torch.Tensor
+    """(W,) window slots 0..W-1."""
 
     @classmethod
     def new(cls, x: torch.Tensor, attention: torch.Tensor, schedule: Schedule) -> _Rows:
@@ -189,15 +193,15 @@ class _Rows:
 
         return cls(x, start, phase, zeros(batch, length), zeros(batch, length, dtype=torch.float64), zeros(batch),
                    zeros(batch), zeros(batch), torch.full((batch,), -1, dtype=torch.long, device=device),
-                   zeros(batch), zeros(batch, dtype=torch.bool))
+                   zeros(batch), zeros(batch, dtype=torch.bool), torch.arange(length, device=device),
+                   torch.arange(schedule.width, device=device))
 
     def live(self, mask_id: int, eos: torch.Tensor) -> torch.Tensor:
         """(A,) rows with work left: a masked position before their first EOS, or a held block."""
         answer = self.x[:, self.start:]
-        positions = torch.arange(answer.shape[1], device=answer.device)
         is_eos = torch.isin(answer, eos)
         first_eos = torch.where(is_eos.any(1), is_eos.long().argmax(1), answer.shape[1])
-        live = ((answer == mask_id) & (positions < first_eos[:, None])).any(1) | self.holding
+        live = ((answer == mask_id) & (self.positions < first_eos[:, None])).any(1) | self.holding
         return live.nonzero().squeeze(1)
 
     def context(self, rows: torch.Tensor, schedule: Schedule, mask_id: int,
@@ -205,15 +209,14 @@ class _Rows:
         """Each row's current block (its leftmost masked one, unless held) and the window over it: the step's
         context and the window's answer positions (A, W)."""
         answer, length = self.x[rows, self.start:], schedule.length
-        positions = torch.arange(length, device=answer.device)
-        first_masked = torch.where(answer == mask_id, positions, length).min(1).values
+        first_masked = torch.where(answer == mask_id, self.positions, length).min(1).values
         first_block = (first_masked.clamp(max=length - 1) + self.phase[rows]) // schedule.block_length
         block = torch.where(self.holding[rows], self.current_block[rows], first_block)
         new_block = block != self.current_block[rows]
         self.step_in_block[rows] = torch.where(new_block, 0, self.step_in_block[rows])
         self.current_block[rows] = block
         block_start, block_end = schedule.span(block, self.phase[rows])
-        window = block_start[:, None] + torch.arange(schedule.width, device=answer.device)
+        window = block_start[:, None] + self.offsets
         inside = window < block_end[:, None]
         window = window.clamp(max=length - 1)
         current = answer.gather(1, window)
@@ -232,7 +235,8 @@ class _Rows:
         self.revised.index_add_(0, row, ctx.committed[r, j].long())
         self.x[row, self.start + pos] = tokens[r, j]
         self.finalized_at[row, pos] = self.nfe[row]
-        self.confidence[row, pos] = commit_confidence(view.logits[r, j], tokens[r, j])
+        known = view.known_probability(r, j, tokens[r, j])
+        self.confidence[row, pos] = commit_confidence(view.logits[r, j], tokens[r, j]) if known is None else known
         if decision.remask is not None:
             r, j = decision.remask.nonzero(as_tuple=True)
             row, pos = rows[r], window[r, j]
