@@ -151,9 +151,12 @@ def markdown_table(record: dict[str, Any]) -> str:
 
 def verdicts(record: dict[str, Any]) -> str:
     """Per operation: whether psd lies strictly above every other strategy, and which points it does not beat;
-    and lossless psd's forward calls and rows against k=1's."""
+    and lossless psd's forward calls and rows against k=1's. Operations the run has not finished say so."""
     lines = []
     for name, points in by_task(record["points"]).items():
+        if len(points) < len(SETTINGS):
+            lines.append(f"- {name}: not finished ({len(points)} of {len(SETTINGS)} settings recorded), no verdict.")
+            continue
         left = undominated(points)
         beaten = "yes" if not left else "no; not beaten: " + ", ".join(
             f"{f} {s} ({100 * a:.0f} % at {n:.2f} calls)" for f, s, a, n, _ in left)
@@ -163,6 +166,17 @@ def verdicts(record: dict[str, Any]) -> str:
                              for f, s, a, n, r in points if s.startswith("lossless"))
         lines.append(f"- {name}: psd strictly above every other strategy: {beaten}. Lossless vs k=1: {lossless}.")
     return "\n".join(lines)
+
+
+def docs_block(record: dict[str, Any]) -> str:
+    """What docs/psd.md quotes: the run's provenance, the table and the verdicts, all from the record."""
+    done = len(record["points"])
+    total = len(SETTINGS) * len(jobs(None))
+    status = "complete" if record.get("complete") else f"unfinished: {done} of {total} points recorded"
+    head = (f"Record `benchmarks/results/pareto.json` ({status}): `{record['command']}`, {record['date']}, commit "
+            f"`{record['commit'][:12]}`, {record['limit']} documents per operation, batch {record['batch_size']}, "
+            f"OMP_NUM_THREADS={record['threads']}.")
+    return f"{head}\n\n{markdown_table(record)}\n\n{verdicts(record)}"
 
 
 def plot(record: dict[str, Any], path: str) -> None:
@@ -221,7 +235,7 @@ def main() -> None:
         write(record, args.record)
     print(f"{record['limit']} documents per operation. acc = accuracy %; nfe = forward calls per answer; rows = "
           "rows run per answer; rival = best accuracy % of another strategy with at most this nfe.\n")
-    print(markdown_table(record) + "\n\n" + verdicts(record))
+    print(docs_block(record))
     plot(record, args.out)
     print(f"\nfrontier plot: {args.out}")
 
