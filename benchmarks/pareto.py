@@ -96,6 +96,8 @@ def run(record: dict[str, Any], path: str, pretrained: str | None) -> None:
 
     manager, models, points = TaskManager(), {}, record.setdefault("points", [])
     for name, task, folder, chat in jobs(pretrained):
+        if record["only"] and not any(part in name for part in record["only"]):
+            continue
         if folder not in models:
             models[folder] = MDLM(pretrained=folder, batch_size=record["batch_size"], device="cpu")
         for strategy, label, knobs in SETTINGS:
@@ -140,6 +142,21 @@ def by_task(points: list[dict[str, Any]]) -> dict[str, list[Point]]:
     return out
 
 
+def merge(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """One record from runs of the same settings split over processes (``--only``): each operation's points come
+    from the first record that finished it; provenance lists every run."""
+    if len({(r["limit"], r["batch_size"], r["threads"]) for r in records}) != 1:
+        raise ValueError("records to merge must share limit, batch_size and threads")
+    points = []
+    for name, *_ in jobs(None):
+        done = [r for r in records if sum(p["name"] == name for p in r["points"]) == len(SETTINGS)]
+        points += [p for p in done[0]["points"] if p["name"] == name] if done else []
+    return {**records[0], "command": " + ".join(r["command"] for r in records),
+            "commit": " + ".join(r["commit"] for r in records), "date": " + ".join(r["date"] for r in records),
+            "points": points, "complete": len(points) == len(SETTINGS) * len(jobs(None)),
+            "seconds": [r.get("seconds") for r in records]}
+
+
 def markdown_table(record: dict[str, Any]) -> str:
     """The docs' table: one row per setting and operation, with the best rival accuracy."""
     lines = ["| task | strategy | setting | acc | nfe | rows | rival |", "|---|---|---|---:|---:|---:|---:|"]
@@ -174,7 +191,7 @@ def docs_block(record: dict[str, Any]) -> str:
     total = len(SETTINGS) * len(jobs(None))
     status = "complete" if record.get("complete") else f"unfinished: {done} of {total} points recorded"
     head = (f"Record `benchmarks/results/pareto.json` ({status}): `{record['command']}`, {record['date']}, commit "
-            f"`{record['commit'][:12]}`, {record['limit']} documents per operation, batch {record['batch_size']}, "
+            f"{record['commit']}, {record['limit']} documents per operation, batch {record['batch_size']}, "
             f"OMP_NUM_THREADS={record['threads']}.")
     return f"{head}\n\n{markdown_table(record)}\n\n{verdicts(record)}"
 
@@ -218,18 +235,25 @@ def main() -> None:
     parser.add_argument("--pretrained", default=None, help="Waiting Line model folder (default: the default model)")
     parser.add_argument("--record", default="benchmarks/results/pareto.json", help="JSON record to write")
     parser.add_argument("--out", default="docs/psd_pareto.png", help="PNG of the frontier")
-    parser.add_argument("--from_record", default=None, help="only render the table and PNG of this record")
+    parser.add_argument("--only", default="", help="comma-separated parts of operation names to run (default: all)")
+    parser.add_argument("--from_record", default=None, nargs="+",
+                        help="only render the table and PNG of this record (several: merged into --record)")
     args = parser.parse_args()
     if args.from_record:
-        with open(args.from_record, encoding="utf-8") as f:
-            record = json.load(f)
+        records = []
+        for path in args.from_record:
+            with open(path, encoding="utf-8") as f:
+                records.append(json.load(f))
+        record = records[0] if len(records) == 1 else merge(records)
+        if len(records) > 1:
+            write(record, args.record)
     else:
         logging.getLogger("lm-eval").setLevel(logging.WARNING)
         start = time.perf_counter()
         record = {"command": " ".join(["python", *sys.argv]), "commit": commit(),
                   "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                   "threads": os.environ.get("OMP_NUM_THREADS"), "limit": args.limit, "batch_size": args.batch_size,
-                  "complete": False}
+                  "only": [part for part in args.only.split(",") if part], "complete": False}
         run(record, args.record, args.pretrained)
         record.update(complete=True, seconds=round(time.perf_counter() - start))
         write(record, args.record)
