@@ -6,7 +6,7 @@ Prints ratios (never bare times, which are noisy on shared machines):
 2. throughput: 16 requests at batch size 16 vs batch size 1 (requests/s ratio);
 3. early exit: forwards with early exit at EOS vs forwards without it, and that outputs agree.
 
-Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_engine.py [--repeats 5]``.
+Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_engine.py [--repeats 5] [--parts 1,2,3]``.
 """
 
 from __future__ import annotations
@@ -61,7 +61,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--length", type=int, default=64)
     parser.add_argument("--eos_bias", type=float, default=12.0, help="logit bias towards EOS in part 3")
+    parser.add_argument("--parts", default="1,2,3", help="which parts to run, e.g. 1 for the loop overhead only")
     args = parser.parse_args()
+    parts = {int(p) for p in args.parts.split(",")}
     torch.set_num_threads(1)
     folder = build_tiny_model(tempfile.mkdtemp(), hidden=128, layers=4, init_std=0.5)
     denoiser = load_denoiser(folder)
@@ -69,6 +71,16 @@ def main() -> None:
     print(f"model: random BERT, hidden 128, 4 layers, vocab {len(denoiser.tokenizer)}; "
           f"{len(prompts)} prompts, answer length {args.length}, {args.repeats} repeats, 1 thread\n")
 
+    if 1 in parts:
+        overhead(denoiser, prompts, args)
+    if 2 in parts:
+        throughput(denoiser, prompts, args)
+    if 3 in parts:
+        early_exit(denoiser, prompts, args)
+
+
+def overhead(denoiser, prompts: list[list[int]], args: argparse.Namespace) -> None:
+    """Part 1: time outside the model forward / time inside it, per strategy, at batch 16."""
     print("1. decode-loop overhead (time outside forwards / time inside forwards), batch 16")
     for name, cfg in [("topk k=1 confidence", DecodeConfig()), ("topk k=4 margin", DecodeConfig(k=4, score="margin")),
                       ("threshold 0.9", DecodeConfig(strategy="threshold")),
@@ -82,6 +94,9 @@ def main() -> None:
         print(f"   {name:28s} overhead {100 * statistics.median(ratios):6.1f}% of forward time "
               f"(min {100 * min(ratios):.1f}%, max {100 * max(ratios):.1f}%)")
 
+
+def throughput(denoiser, prompts: list[list[int]], args: argparse.Namespace) -> None:
+    """Part 2: requests/s at batch 16 over batch 1."""
     print("\n2. throughput, 16 requests, topk k=1: batch 16 vs batch 1 (pairs run back to back)")
     speedups = []
     for _ in range(args.repeats):
@@ -91,6 +106,9 @@ def main() -> None:
     print(f"   requests/s ratio bs16 / bs1: median {statistics.median(speedups):.2f}x "
           f"(min {min(speedups):.2f}x, max {max(speedups):.2f}x)")
 
+
+def early_exit(denoiser, prompts: list[list[int]], args: argparse.Namespace) -> None:
+    """Part 3: forwards saved by leaving the batch at EOS, and that answers up to EOS do not change."""
     print("\n3. forwards saved by early exit at EOS (model biased towards EOS late in the answer)")
     eos = denoiser.eos_ids
     with torch.no_grad():

@@ -36,7 +36,7 @@ from lm_eval_mdlm.config import ConfigError, DecodeConfig
 from lm_eval_mdlm.decoding import strategies
 from lm_eval_mdlm.decoding.rules import StepView
 from lm_eval_mdlm.decoding.schedule import Schedule
-from lm_eval_mdlm.decoding.strategies.base import StepContext
+from lm_eval_mdlm.decoding.strategies.base import Decision, StepContext
 
 ENGINE_SAMPLERS = strategies.engine_samplers()
 """Every strategy the loop runs, from the registry (one module per strategy in decoding/strategies/)."""
@@ -155,6 +155,99 @@ def step_bound(cfg: DecodeConfig, schedule: Schedule) -> int:
     return schedule.length + blocks * strategies.REGISTRY[cfg.strategy].extra_forwards(cfg)
 
 
+@dataclass
+class _Rows:
+    """Per-row state of one :func:`denoise` call: the canvas and what each row has done so far (B rows)."""
+
+    x: torch.Tensor
+    """(B, P + G) canvas: left-padded prompt, then the answer."""
+    start: int
+    """Canvas column of the first answer position."""
+    phase: torch.Tensor
+    """(B,) answer positions before the first block boundary (aligned schedules; else 0)."""
+    finalized_at: torch.Tensor
+    confidence: torch.Tensor
+    nfe: torch.Tensor
+    row_forwards: torch.Tensor
+    revised: torch.Tensor
+    current_block: torch.Tensor
+    """(B,) block each row worked on last (-1 before its first step)."""
+    step_in_block: torch.Tensor
+    holding: torch.Tensor
+    """(B,) rows whose sampler keeps their block for another step (revising samplers)."""
+    positions: torch.Tensor
+    """(G,) answer positions 0..G-1."""
+    offsets: torch.Tensor
+    """(W,) window slots 0..W-1."""
+
+    @classmethod
+    def new(cls, x: torch.Tensor, attention: torch.Tensor, schedule: Schedule) -> _Rows:
+        batch, length, device = x.shape[0], schedule.length, x.device
+        start = x.shape[1] - length
+        # Answer positions before the first block boundary: the prompt's last block is shared with the answer.
+        phase = attention[:, :start].sum(1) % schedule.block_length if schedule.aligned \
+            else torch.zeros(batch, dtype=torch.long, device=device)
+
+        def zeros(*shape: int, dtype: torch.dtype = torch.long) -> torch.Tensor:
+            return torch.zeros(*shape, dtype=dtype, device=device)
+
+        return cls(x, start, phase, zeros(batch, length), zeros(batch, length, dtype=torch.float64), zeros(batch),
+                   zeros(batch), zeros(batch), torch.full((batch,), -1, dtype=torch.long, device=device),
+                   zeros(batch), zeros(batch, dtype=torch.bool), torch.arange(length, device=device),
+                   torch.arange(schedule.width, device=device))
+
+    def live(self, mask_id: int, eos: torch.Tensor) -> torch.Tensor:
+        """(A,) rows with work left: a masked position before their first EOS, or a held block."""
+        answer = self.x[:, self.start:]
+        is_eos = torch.isin(answer, eos)
+        first_eos = torch.where(is_eos.any(1), is_eos.long().argmax(1), answer.shape[1])
+        live = ((answer == mask_id) & (self.positions < first_eos[:, None])).any(1) | self.holding
+        return live.nonzero().squeeze(1)
+
+    def context(self, rows: torch.Tensor, schedule: Schedule, mask_id: int,
+                eos: torch.Tensor) -> tuple[StepContext, torch.Tensor]:
+        """Each row's current block (its leftmost masked one, unless held) and the window over it: the step's
+        context and the window's answer positions (A, W)."""
+        answer, length = self.x[rows, self.start:], schedule.length
+        first_masked = torch.where(answer == mask_id, self.positions, length).min(1).values
+        first_block = (first_masked.clamp(max=length - 1) + self.phase[rows]) // schedule.block_length
+        block = torch.where(self.holding[rows], self.current_block[rows], first_block)
+        new_block = block != self.current_block[rows]
+        self.step_in_block[rows] = torch.where(new_block, 0, self.step_in_block[rows])
+        self.current_block[rows] = block
+        block_start, block_end = schedule.span(block, self.phase[rows])
+        window = block_start[:, None] + self.offsets
+        inside = window < block_end[:, None]
+        window = window.clamp(max=length - 1)
+        current = answer.gather(1, window)
+        ctx = StepContext(rows=rows, block=block, step_in_block=self.step_in_block[rows], new_block=new_block,
+                          current=current, candidates=inside & (current == mask_id),
+                          committed=inside & (current != mask_id), schedule=schedule, phase=self.phase[rows], eos=eos)
+        return ctx, window
+
+    def apply(self, decision: Decision, view: StepView, ctx: StepContext, mask_id: int) -> None:
+        """Write, re-mask and hold as ``decision`` says; a token's finalization step is the step of its last
+        change (revising samplers included), its confidence the probability it was last written with."""
+        rows, window = ctx.rows, view.positions
+        tokens = view.tokens if decision.tokens is None else decision.tokens
+        r, j = (decision.write & (tokens != ctx.current)).nonzero(as_tuple=True)
+        row, pos = rows[r], window[r, j]
+        self.revised.index_add_(0, row, ctx.committed[r, j].long())
+        self.x[row, self.start + pos] = tokens[r, j]
+        self.finalized_at[row, pos] = self.nfe[row]
+        known = view.known_probability(r, j, tokens[r, j])
+        self.confidence[row, pos] = commit_confidence(view.logits[r, j], tokens[r, j]) if known is None else known
+        if decision.remask is not None:
+            r, j = decision.remask.nonzero(as_tuple=True)
+            row, pos = rows[r], window[r, j]
+            self.revised.index_add_(0, row, torch.ones_like(row))
+            self.x[row, self.start + pos] = mask_id
+            self.finalized_at[row, pos] = 0
+            self.confidence[row, pos] = 0.0
+        self.holding[rows] = decision.hold if decision.hold is not None else False
+        self.step_in_block[rows] += 1
+
+
 def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfig, schedule: Schedule,
             *, mask_id: int, pad_id: int, eos_ids: Sequence[int], keys: Sequence[int],
             device: torch.device) -> DecodeOutput:
@@ -165,81 +258,27 @@ def denoise(forward: Forward, prompts: Sequence[Sequence[int]], cfg: DecodeConfi
                          f"aligned={schedule.aligned}: build it with "
                          f"make_schedule(cfg, length, aligned={block_causal}).")
     x, attention = build_canvas(prompts, schedule.length, mask_id, pad_id, device)
-    start = x.shape[1] - schedule.length
-    batch, length, width = len(prompts), schedule.length, schedule.width
-    block_length = schedule.block_length
-    # Answer positions before the first block boundary: the prompt's last block is shared with the answer.
-    phase = attention[:, :start].sum(1) % block_length if schedule.aligned \
-        else torch.zeros(batch, dtype=torch.long, device=device)
-    finalized_at = torch.zeros(batch, length, dtype=torch.long, device=device)
-    confidence = torch.zeros(batch, length, dtype=torch.float64, device=device)
-    nfe = torch.zeros(batch, dtype=torch.long, device=device)
-    current_block = torch.full((batch,), -1, dtype=torch.long, device=device)
-    step_in_block = torch.zeros(batch, dtype=torch.long, device=device)
+    state = _Rows.new(x, attention, schedule)
+    batch, length, block_length = len(prompts), schedule.length, schedule.block_length
     row_keys = torch.tensor(list(keys), dtype=torch.long, device=device)
     eos = torch.tensor(list(eos_ids), dtype=torch.long, device=device)
-    positions = torch.arange(length, device=device)
-    offsets = torch.arange(width, device=device)
-    revised = torch.zeros(batch, dtype=torch.long, device=device)
-    holding = torch.zeros(batch, dtype=torch.bool, device=device)
     sampler = ENGINE_SAMPLERS[cfg.strategy](cfg, batch, length, device)
     model = window_forward(forward, cfg.cache, batch * sampler.fanout, block_length if schedule.aligned else None)
-    row_forwards = torch.zeros(batch, dtype=torch.long, device=device)
     step = _never_mask(model, mask_id)
     bound = step_bound(cfg, schedule)
 
-    while True:
-        answer = x[:, start:]
-        masked = answer == mask_id
-        is_eos = torch.isin(answer, eos)
-        first_eos = torch.where(is_eos.any(1), is_eos.long().argmax(1), length)
-        live = (masked & (positions < first_eos[:, None])).any(1) | holding
-        if not live.any():
-            break
-        rows = live.nonzero().squeeze(1)
-        assert int(nfe.max()) < bound, f"strategy={cfg.strategy} passed its bound of {bound} steps: {cfg}"
-        first_masked = torch.where(masked[rows], positions, length).min(1).values
-        first_block = (first_masked.clamp(max=length - 1) + phase[rows]) // block_length
-        block = torch.where(holding[rows], current_block[rows], first_block)
-        new_block = block != current_block[rows]
-        step_in_block[rows] = torch.where(new_block, 0, step_in_block[rows])
-        current_block[rows] = block
+    while len(rows := state.live(mask_id, eos)):
+        assert int(state.nfe.max()) < bound, f"strategy={cfg.strategy} passed its bound of {bound} steps: {cfg}"
+        ctx, window = state.context(rows, schedule, mask_id, eos)
+        window_logits, ran = sampler.forward(step, x, attention, ctx, state.start + window)
+        state.nfe[rows] += 1
+        state.row_forwards[rows] += ran
+        scored = ctx.candidates | ctx.committed if sampler.reads_committed else ctx.candidates
+        view = StepView(window_logits, window, row_keys[rows], state.nfe[rows], cfg.temperature, scored, ctx.current)
+        state.apply(sampler(view, ctx), view, ctx, mask_id)
 
-        block_start, block_end = schedule.span(block, phase[rows])
-        window = block_start[:, None] + offsets
-        inside = window < block_end[:, None]
-        window = window.clamp(max=length - 1)
-        current = answer[rows].gather(1, window)
-        ctx = StepContext(rows=rows, block=block, step_in_block=step_in_block[rows], new_block=new_block,
-                          current=current, candidates=inside & (current == mask_id),
-                          committed=inside & (current != mask_id), schedule=schedule, phase=phase[rows], eos=eos)
-        window_logits, ran = sampler.forward(step, x, attention, ctx, start + window)
-        nfe[rows] += 1
-        row_forwards[rows] += ran
-        view = StepView(window_logits, window, row_keys[rows], nfe[rows], cfg.temperature)
-        decision = sampler(view, ctx)
-
-        # a token's finalization step is the step of its last change (revising samplers included)
-        tokens = view.tokens if decision.tokens is None else decision.tokens
-        change = decision.write & (tokens != current)
-        r, j = change.nonzero(as_tuple=True)
-        row, pos = rows[r], window[r, j]
-        revised.index_add_(0, row, ctx.committed[r, j].long())
-        x[row, start + pos] = tokens[r, j]
-        finalized_at[row, pos] = nfe[row]
-        confidence[row, pos] = commit_confidence(view.logits[r, j], tokens[r, j])
-        if decision.remask is not None:
-            r, j = decision.remask.nonzero(as_tuple=True)
-            row, pos = rows[r], window[r, j]
-            revised.index_add_(0, row, torch.ones_like(row))
-            x[row, start + pos] = mask_id
-            finalized_at[row, pos] = 0
-            confidence[row, pos] = 0.0
-        holding[rows] = decision.hold if decision.hold is not None else False
-        step_in_block[rows] += 1
-
-    return DecodeOutput(answer=x[:, start:].clone(), finalized_at=finalized_at, nfe=nfe, revised=revised,
-                        confidence=confidence, row_forwards=row_forwards)
+    return DecodeOutput(answer=x[:, state.start:].clone(), finalized_at=state.finalized_at, nfe=state.nfe,
+                        revised=state.revised, confidence=state.confidence, row_forwards=state.row_forwards)
 
 
 def commit_confidence(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,13 @@ from lm_eval_mdlm.decoding import noise
 
 @dataclass
 class StepView:
-    """What the model said this step about each row's window (computed lazily, at most once)."""
+    """What the model said this step about each row's window (computed lazily, at most once).
+
+    Only the ``scored`` slots are computed: samplers read tokens and scores of candidates (and revising ones of
+    committed slots), and a float64 softmax over the vocabulary at every window slot would be most of the loop's
+    own time. Each slot's values are computed from its own logits alone, so they equal a whole-window computation
+    exactly (the token-identity tests hold the engine to LLaDA's float64 reference).
+    """
 
     logits: torch.Tensor
     """(A, W, V) logits at the window positions."""
@@ -32,25 +38,79 @@ class StepView:
     step: torch.Tensor
     """(A,) the row's forward count, 1-based, for noise."""
     temperature: float
+    scored: torch.Tensor | None = None
+    """(A, W) bool: the slots whose tokens and scores a sampler may read; None = every slot. Elsewhere
+    :attr:`tokens` keeps ``current`` (no change is proposed) and scores are -inf (never ready)."""
+    current: torch.Tensor | None = None
+    """(A, W) tokens now in the window; needed with ``scored``."""
+
+    def __post_init__(self) -> None:
+        if self.scored is not None and self.current is None:
+            raise ValueError("StepView(scored=...) needs current=: unscored slots keep their current token.")
+
+    @cached_property
+    def index(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(rows, slots) of the scored slots, row-major; None when every slot is scored."""
+        return None if self.scored is None else self.scored.nonzero(as_tuple=True)
+
+    def spread(self, values: torch.Tensor, fill: float = float("-inf")) -> torch.Tensor:
+        """(N,) values of the scored slots as an (A, W) tensor, ``fill`` elsewhere."""
+        if self.index is None:
+            return values.reshape(self.logits.shape[:2])
+        return values.new_full(self.logits.shape[:2], fill).index_put_(self.index, values)
+
+    @cached_property
+    def scored_logits(self) -> torch.Tensor:
+        """(N, V) logits of the scored slots."""
+        if self.index is None:
+            return self.logits.reshape(-1, self.logits.shape[-1])
+        return self.logits[self.index]
 
     @cached_property
     def probs(self) -> torch.Tensor:
-        """softmax(logits) in float64, as LLaDA's reference computes p for remasking."""
-        return torch.softmax(self.logits.to(torch.float64), dim=-1)
+        """(N, V) softmax(logits) of the scored slots in float64, as LLaDA's reference computes p for remasking."""
+        return torch.softmax(self.scored_logits.to(torch.float64), dim=-1)
+
+    def known_probability(self, r: torch.Tensor, j: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor | None:
+        """(n,) p(tokens) at window slots (r, j) read off :attr:`probs` when a score already computed it and every
+        slot is scored (the same float64 softmax row, so the same value); None otherwise."""
+        if "probs" not in self.__dict__:  # cached_property not computed yet: a softmax of n rows is cheaper
+            return None
+        flat = r * self.logits.shape[1] + j
+        if self.scored is None:
+            rows = flat
+        else:
+            scored = self.scored.flatten()
+            if not bool(scored[flat].all()):
+                return None
+            rows = (scored.cumsum(0) - 1)[flat]
+        return self.probs[rows].gather(-1, tokens[:, None])[:, 0]
 
     @cached_property
-    def tokens(self) -> torch.Tensor:
-        """(A, W) proposed tokens: argmax, or Gumbel-max at ``temperature`` > 0.
+    def scored_tokens(self) -> torch.Tensor:
+        """(N,) proposed tokens of the scored slots: argmax, or Gumbel-max at ``temperature`` > 0.
 
         argmax(l + T·g) with g ~ Gumbel equals LLaDA's argmax(exp(l) / (-log u)^T) and samples
         softmax(l / T); it is computed in float64 as the reference does (low-precision Gumbel noise
-        biases sampling, LLaDA's ``add_gumbel_noise`` docstring).
+        biases sampling, LLaDA's ``add_gumbel_noise`` docstring). The noise of a slot depends only on its
+        row's key, step and answer position, so computing it for the scored slots alone changes nothing.
         """
+        logits = self.scored_logits
         if self.temperature == 0.0:
-            return self.logits.argmax(dim=-1)
-        logits = self.logits.to(torch.float64)
-        gumbel = noise.gumbel(self.keys, self.step, self.positions, logits.shape[-1])
-        return (logits + self.temperature * gumbel).argmax(dim=-1)
+            return logits.argmax(dim=-1)
+        keys, step, positions = self.keys, self.step, self.positions
+        if self.index is not None:
+            rows, slots = self.index
+            keys, step, positions = keys[rows], step[rows], positions[rows, slots][:, None]
+        gumbel = noise.gumbel(keys, step, positions, logits.shape[-1]).reshape(logits.shape)
+        return (logits.to(torch.float64) + self.temperature * gumbel).argmax(dim=-1)
+
+    @cached_property
+    def tokens(self) -> torch.Tensor:
+        """(A, W) proposed tokens (:attr:`scored_tokens`); unscored slots keep their current token."""
+        if self.index is None:
+            return self.scored_tokens.reshape(self.logits.shape[:2])
+        return self.current.index_put(self.index, self.scored_tokens)  # type: ignore[union-attr]
 
 
 ScoreRule = Callable[[StepView], torch.Tensor]
@@ -58,19 +118,19 @@ ScoreRule = Callable[[StepView], torch.Tensor]
 
 def score_confidence(view: StepView) -> torch.Tensor:
     """p(x0) of the proposed token: LLaDA's low-confidence remasking."""
-    return view.probs.gather(-1, view.tokens.unsqueeze(-1)).squeeze(-1)
+    return view.spread(view.probs.gather(-1, view.scored_tokens[:, None])[:, 0])
 
 
 def score_margin(view: StepView) -> torch.Tensor:
     """Top-1 minus top-2 probability (Dream's ``topk_margin``; Kim et al. 2025)."""
     top2 = view.probs.topk(2, dim=-1).values
-    return top2[..., 0] - top2[..., 1]
+    return view.spread(top2[:, 0] - top2[:, 1])
 
 
 def score_entropy(view: StepView) -> torch.Tensor:
     """Negative entropy of the predictive distribution (Dream's ``entropy``): low entropy first."""
     p = view.probs
-    return (p * torch.log(p.clamp_min(1e-300))).sum(-1)
+    return view.spread((p * torch.log(p.clamp_min(1e-300))).sum(-1))
 
 
 def score_random(view: StepView) -> torch.Tensor:

@@ -82,6 +82,8 @@ class Sampler:
 
     fanout = 1
     """Canvases one row may send through a single forward (the loop sizes its forward for ``batch * fanout``)."""
+    reads_committed = False
+    """Whether the sampler reads tokens or scores of committed slots (the loop scores only candidates otherwise)."""
 
     def __init__(self, cfg: Config, batch: int, length: int, device: torch.device) -> None:
         self.cfg = cfg

@@ -23,6 +23,8 @@ class Editing(Sampler):
     ``max_edit_steps`` editing-only steps, stopping early once a step changes nothing.
     """
 
+    reads_committed = True
+
     def __init__(self, cfg: Config, batch: int, length: int, device: torch.device) -> None:
         super().__init__(cfg, batch, length, device)
         self.edits_left = torch.zeros(batch, dtype=torch.long, device=device)
