@@ -103,7 +103,6 @@ def documented_names() -> set[str]:
     return {name.strip() for names, _, _ in rows for name in names.replace(" / ", ",").split(",")}
 
 
-
 def write_table(readme: Path) -> None:
     """Replace the argument table in ``readme`` (from its header line to the next blank line) by the generated one."""
     text = readme.read_text(encoding="utf-8")

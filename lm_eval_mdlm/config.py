@@ -159,6 +159,14 @@ def _check_types(cfg: _SharedConfig) -> None:
             raise ConfigError(f"{f.name}={value!r} is invalid: it must be a string {example}.")
 
 
+def check_strategy(strategy: str, family: str, allowed: tuple[str, ...], note: str | None = None) -> None:
+    """Raise a :class:`ConfigError` unless ``strategy`` is one a model of ``family`` decodes with (``allowed``);
+    ``note`` says why the others cannot run."""
+    if strategy not in allowed:
+        raise ConfigError(f"strategy={strategy!r} cannot be used with family={family}: supported strategies: "
+                          f"{', '.join(allowed)}." + (f" {note}." if note else ""))
+
+
 def ignored_knobs(cfg: DecodeConfig) -> list[str]:
     """``name=value`` of every knob set away from its default that ``cfg.strategy`` does not read.
 

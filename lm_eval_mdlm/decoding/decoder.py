@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 
-from lm_eval_mdlm.config import ENGINE_STRATEGIES, ConfigError, DecodeConfig
-from lm_eval_mdlm.decoding.loop import DecodeOutput, denoise
+from lm_eval_mdlm.config import ENGINE_STRATEGIES, ConfigError, DecodeConfig, check_strategy
+from lm_eval_mdlm.decoding.loop import DecodeOutput, denoise, no_kv_cache
 from lm_eval_mdlm.decoding.schedule import Schedule, make_schedule
 
 
@@ -56,17 +56,13 @@ class Decoder(ABC):
     def decode_config(self, config: DecodeConfig) -> DecodeConfig:
         """``config`` as this model decodes it (checked at load and per request); raises for a strategy it cannot
         run. Default: any of :attr:`strategies`, unchanged."""
-        if config.strategy not in self.strategies:
-            raise ConfigError(f"strategy={config.strategy!r} cannot be used with family={self.family}: supported "
-                              f"strategies: {', '.join(self.strategies)}.")
+        check_strategy(config.strategy, self.family, self.strategies)
         return config
 
     def check_cache(self, mode: str) -> None:
         """Raise a clear error for a ``cache=`` mode the model cannot run. Default: ``cache=none`` only."""
         if mode != "none":
-            raise ConfigError(f"cache={mode} cannot be used with family={self.family}: this model has no KV cache "
-                              "the engine can drive. Use cache=none, or a llada/dream checkpoint loaded natively "
-                              "(docs/families.md, KV caching).")
+            raise no_kv_cache(mode, self.family)
 
     def likelihood_forward(self) -> EngineDecoder:
         """The masked-canvas forward the likelihood estimators score with (:mod:`lm_eval_mdlm.likelihood`), or a

@@ -64,11 +64,15 @@ def check_cache(forward: Forward, mode: str) -> None:
         return
     check = getattr(forward, "check_cache", None)
     if check is None:
-        name = getattr(forward, "family", type(forward).__name__)
-        raise ConfigError(f"cache={mode} cannot be used with family={name}: this model has no KV cache the "
-                          "engine can drive. Use cache=none, or a llada/dream checkpoint loaded natively "
-                          "(docs/families.md, KV caching).")
+        raise no_kv_cache(mode, getattr(forward, "family", type(forward).__name__))
     check(mode)
+
+
+def no_kv_cache(mode: str, family: str) -> ConfigError:
+    """The error for ``cache=prefix|dual`` on a model without a KV cache the engine can drive."""
+    return ConfigError(f"cache={mode} cannot be used with family={family}: this model has no KV cache the engine "
+                       "can drive. Use cache=none, or a llada/dream checkpoint loaded natively (docs/families.md, "
+                       "KV caching).")
 
 
 def window_forward(forward: Forward, mode: str, batch: int, block_length: int | None = None) -> WindowForward:
@@ -235,8 +239,7 @@ class _Rows:
         self.revised.index_add_(0, row, ctx.committed[r, j].long())
         self.x[row, self.start + pos] = tokens[r, j]
         self.finalized_at[row, pos] = self.nfe[row]
-        known = view.known_probability(r, j, tokens[r, j])
-        self.confidence[row, pos] = commit_confidence(view.logits[r, j], tokens[r, j]) if known is None else known
+        self.confidence[row, pos] = commit_confidence(view.logits[r, j], tokens[r, j])
         if decision.remask is not None:
             r, j = decision.remask.nonzero(as_tuple=True)
             row, pos = rows[r], window[r, j]

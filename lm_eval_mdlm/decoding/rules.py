@@ -71,21 +71,6 @@ class StepView:
         """(N, V) softmax(logits) of the scored slots in float64, as LLaDA's reference computes p for remasking."""
         return torch.softmax(self.scored_logits.to(torch.float64), dim=-1)
 
-    def known_probability(self, r: torch.Tensor, j: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor | None:
-        """(n,) p(tokens) at window slots (r, j) read off :attr:`probs` when a score already computed it and every
-        slot is scored (the same float64 softmax row, so the same value); None otherwise."""
-        if "probs" not in self.__dict__:  # cached_property not computed yet: a softmax of n rows is cheaper
-            return None
-        flat = r * self.logits.shape[1] + j
-        if self.scored is None:
-            rows = flat
-        else:
-            scored = self.scored.flatten()
-            if not bool(scored[flat].all()):
-                return None
-            rows = (scored.cumsum(0) - 1)[flat]
-        return self.probs[rows].gather(-1, tokens[:, None])[:, 0]
-
     @cached_property
     def scored_tokens(self) -> torch.Tensor:
         """(N,) proposed tokens of the scored slots: argmax, or Gumbel-max at ``temperature`` > 0.

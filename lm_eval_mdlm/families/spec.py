@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from lm_eval_mdlm.config import ENGINE_STRATEGIES, MODEL_STRATEGIES, ConfigError
+from lm_eval_mdlm.config import ENGINE_STRATEGIES, MODEL_STRATEGIES, check_strategy
 
 if TYPE_CHECKING:
     from lm_eval_mdlm.decoding.decoder import Decoder
@@ -87,13 +87,11 @@ class Family:
         """Raise a clear error for a strategy this family cannot decode with.
 
         A model's own sampler (``strategy=generate``) runs only where the family lists it."""
-        allowed = self.strategies if self.strategies is not None else ENGINE_STRATEGIES
-        if strategy not in allowed:
-            note = self.strategy_note or (
-                f"strategy={strategy} runs a model's own sampler, which family={self.name} does not have here "
-                "(docs/families.md)" if strategy in MODEL_STRATEGIES else "")
-            raise ConfigError(f"strategy={strategy!r} cannot be used with family={self.name}: "
-                              f"supported strategies: {', '.join(allowed)}." + (f" {note}." if note else ""))
+        note = self.strategy_note or (
+            f"strategy={strategy} runs a model's own sampler, which family={self.name} does not have here "
+            "(docs/families.md)" if strategy in MODEL_STRATEGIES else None)
+        check_strategy(strategy, self.name, self.strategies if self.strategies is not None else ENGINE_STRATEGIES,
+                       note)
 
 
 def left_positions(attention_mask: torch.Tensor, pad_position: int = 0) -> torch.Tensor:

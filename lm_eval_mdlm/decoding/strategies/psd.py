@@ -138,6 +138,5 @@ class Speculative(Sampler):
         return Decision(self.accepted, tokens=self.accepted_tokens)
 
 
-
 STRATEGY = Strategy("psd", "speculative drafts from one forward, verified together in the next (PSD)", Speculative,
                     knobs=KNOBS, reads=("threshold",), check=_check, extra_forwards=lambda cfg: 1, order=90)
